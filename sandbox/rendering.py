@@ -1,0 +1,28 @@
+"""Bytes on the wire: JSON encoded the way the real staging (Rails) encodes it, and content types."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+JSON_API = "application/vnd.api+json; charset=utf-8"
+JSON = "application/json; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+
+# ActiveSupport escapes these in every JSON string it writes.
+_RAILS_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact JSON, key order kept, non-ASCII raw UTF-8, `<>&` and U+2028/9 escaped like Rails."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.translate(_RAILS_ESCAPES).encode("utf-8")
+
+
+Header = tuple[bytes, bytes]
+
+
+def headers(*pairs: tuple[str, str]) -> tuple[Header, ...]:
+    return tuple((name.lower().encode("latin-1"), value.encode("utf-8")) for name, value in pairs)
