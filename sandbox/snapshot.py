@@ -1,0 +1,243 @@
+"""The immutable snapshot: everything a request needs, built once per load.
+
+A snapshot holds the router, one lookup table per operation (key → pre-serialised
+answer), the fallback answers and the load report. The request path reads it and
+never parses YAML or JSON, never touches a file. A reload builds a new snapshot
+and swaps one reference (`SnapshotHolder`); a build that fails leaves the old one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from sandbox import errors, rendering
+from sandbox.matching import KeyBuilder, LookupRule, MatchMode, builtin_rules, parse_rules, rule_for
+from sandbox.openapi import Operation, generate_example, operations_from_documents
+from sandbox.repository import (
+    FRANCE_CONNECT_FOLDER,
+    NOT_FOUND_FILE,
+    Case,
+    LoadProblem,
+    RepositoryContent,
+    read_repository,
+)
+from sandbox.routing import Router
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A complete answer, ready to be written: status, headers and body bytes."""
+
+    status: int
+    headers: tuple[rendering.Header, ...]
+    body: bytes
+    case_id: str | None  # folder/file of the case, None for a generated answer
+    outcome: str  # hit | fallback
+
+    def with_headers(self, extra: Sequence[rendering.Header]) -> Prepared:
+        return Prepared(self.status, (*self.headers, *extra), self.body, self.case_id, self.outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationTable:
+    operation: Operation
+    keys: KeyBuilder
+    index: Mapping[str, Prepared]
+    fallback: Prepared
+    cases: tuple[Case, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReport:
+    root: str
+    operations_by_api: Mapping[str, int]
+    cases: int
+    france_connect_tokens: int
+    problems: tuple[LoadProblem, ...]
+    folders_without_operation: tuple[str, ...]
+    operations_without_folder: tuple[str, ...]
+    duration_s: float
+
+    @property
+    def operations(self) -> int:
+        return sum(self.operations_by_api.values())
+
+    def summary_lines(self) -> list[str]:
+        apis = ", ".join(f"{api} {count}" for api, count in sorted(self.operations_by_api.items()))
+        lines = [
+            f"Loaded {self.root} in {self.duration_s * 1000:.0f} ms",
+            f"  operations: {self.operations} ({apis})",
+            f"  cases: {self.cases} (+ {self.france_connect_tokens} FranceConnect tokens)",
+            f"  operations without a case folder (default answers only): {len(self.operations_without_folder)}",
+        ]
+        if self.folders_without_operation:
+            lines.append(
+                "  case folders with no operation in the OpenAPI documents (not served): "
+                + ", ".join(self.folders_without_operation)
+            )
+        lines.append(f"  files rejected: {len(self.problems)}")
+        lines.extend(f"    {problem}" for problem in self.problems)
+        return lines
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    mode: MatchMode
+    root: str
+    operations: Mapping[str, Operation]
+    tables: Mapping[str, OperationTable]
+    france_connect: Mapping[str, Case]
+    content: RepositoryContent = field(repr=False)
+    report: LoadReport = field(repr=False)
+    router: Router = field(repr=False)
+    loaded_at: float = field(default_factory=time.time)
+
+
+def prepare_case(operation: Operation, case: Case, *, fallback: bool = False) -> Prepared:
+    content_type = rendering.JSON if operation.is_v2 else rendering.JSON_API
+    pairs = [
+        ("Content-Type", content_type),
+        ("X-Response-Cached", "false"),
+        ("X-Cache-Expires-in", ""),
+        ("X-Sandbox-Case", "default" if fallback else case.id),
+    ]
+    if fallback:
+        pairs.append(("X-Sandbox-Fallback", case.id))
+    return Prepared(
+        status=case.status,
+        headers=rendering.headers(*pairs),
+        body=rendering.encode_json(case.payload),
+        case_id=case.id,
+        outcome="fallback" if fallback else "hit",
+    )
+
+
+def _fallback(operation: Operation, cases: Sequence[Case]) -> Prepared:
+    if operation.api == "entreprise":
+        schema = operation.responses.get("200")
+        body = rendering.encode_json(generate_example(schema, operation.components))
+        return Prepared(
+            status=200,
+            headers=rendering.headers(
+                ("Content-Type", rendering.JSON_API),
+                ("X-Response-Cached", "false"),
+                ("X-Cache-Expires-in", ""),
+                ("X-Sandbox-Case", "default"),
+                ("X-Sandbox-Fallback", "openapi-example"),
+            ),
+            body=body,
+            case_id=None,
+            outcome="fallback",
+        )
+    not_found = next((c for c in cases if c.file == NOT_FOUND_FILE), None)
+    if not_found is not None:
+        return prepare_case(operation, not_found, fallback=True)
+    error = errors.no_case_error(operation.id)
+    if operation.is_v2:
+        body, content_type = errors.v2_body("not_found", error.detail), rendering.JSON
+    else:
+        body, content_type = errors.json_api_body([error]), rendering.JSON_API
+    return Prepared(
+        status=404,
+        headers=rendering.headers(
+            ("Content-Type", content_type),
+            ("X-Sandbox-Case", "default"),
+            ("X-Sandbox-Fallback", "no-case"),
+        ),
+        body=body,
+        case_id=None,
+        outcome="fallback",
+    )
+
+
+def build_snapshot(
+    root: str | Path,
+    mode: MatchMode = MatchMode.DOCUMENTED,
+    *,
+    rules: Sequence[LookupRule] | None = None,
+) -> Snapshot:
+    """Read `root` and build a complete snapshot; bad files are reported, not fatal."""
+    started = time.perf_counter()
+    content = read_repository(root)
+    problems = list(content.problems)
+    operations = operations_from_documents(content.documents, problems)
+    table_rules = list(parse_rules(content.lookup_rules, "sandbox.yaml")) + list(rules or builtin_rules())
+
+    tables: dict[str, OperationTable] = {}
+    for operation_id, operation in operations.items():
+        cases = tuple(content.folders.get(operation_id, ()))
+        keys = KeyBuilder.for_operation(
+            operation,
+            rule_for(operation, table_rules),
+            mode,
+            (name for case in cases for name in case.params),
+        )
+        index: dict[str, Prepared] = {}
+        owners: dict[str, Case] = {}
+        for case in cases:
+            key = keys.case_key(case.params)
+            if key in owners:
+                problems.append(
+                    LoadProblem(
+                        case.source,
+                        case.lines.get("params"),
+                        f"same lookup key as {owners[key].file} in {mode.value} mode; this file wins",
+                    )
+                )
+            owners[key] = case
+            index[key] = prepare_case(operation, case)
+        tables[operation_id] = OperationTable(
+            operation=operation,
+            keys=keys,
+            index=MappingProxyType(index),
+            fallback=_fallback(operation, cases),
+            cases=cases,
+        )
+
+    france_connect = {
+        str(case.params.get("token", "")).lower(): case
+        for case in content.folders.get(FRANCE_CONNECT_FOLDER, ())
+        if isinstance(case.params.get("token"), str)
+    }
+    folders_without_operation = tuple(
+        sorted(f for f in content.folders if f not in operations and f != FRANCE_CONNECT_FOLDER)
+    )
+    report = LoadReport(
+        root=content.root,
+        operations_by_api=MappingProxyType(Counter(op.api for op in operations.values())),
+        cases=sum(len(v) for k, v in content.folders.items() if k != FRANCE_CONNECT_FOLDER),
+        france_connect_tokens=len(france_connect),
+        problems=tuple(problems),
+        folders_without_operation=folders_without_operation,
+        operations_without_folder=tuple(sorted(op for op in operations if op not in content.folders)),
+        duration_s=time.perf_counter() - started,
+    )
+    snapshot = Snapshot(
+        mode=mode,
+        root=content.root,
+        operations=MappingProxyType(operations),
+        tables=MappingProxyType(tables),
+        france_connect=MappingProxyType(france_connect),
+        content=content,
+        report=report,
+        router=Router(operations.values()),
+    )
+    return snapshot
+
+
+class SnapshotHolder:
+    """The single reference the request path reads; a reload replaces it in one assignment."""
+
+    __slots__ = ("current",)
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.current = snapshot
+
+    def swap(self, snapshot: Snapshot) -> Snapshot:
+        previous, self.current = self.current, snapshot
+        return previous

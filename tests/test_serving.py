@@ -1,0 +1,89 @@
+"""End to end: a real uvicorn on loopback serving a repository written by the test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from sandbox.app import create_app
+from sandbox.local_server import serve_in_thread
+from sandbox.matching import MatchMode
+from sandbox.snapshot import build_snapshot
+from tests import tiny_repository
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    root = tiny_repository.build(tmp_path_factory.mktemp("repo"))
+    snapshot = build_snapshot(root, MatchMode.DOCUMENTED)
+    assert snapshot.report.problems == ()
+    with serve_in_thread(create_app(snapshot)) as base_url, httpx.Client(base_url=base_url) as http:
+        yield http
+
+
+def test_hit_answers_the_case_bytes_with_its_headers(client: httpx.Client) -> None:
+    response = client.get("/v3/demo/unites_legales/130025265", params={"recipient": "1", "context": "c"})
+    assert response.status_code == 200
+    assert response.headers["x-sandbox-case"] == "api_entreprise_v3_demo_unites_legales/200.yaml"
+    assert response.headers["content-type"] == "application/vnd.api+json; charset=utf-8"
+    assert response.headers["x-response-cached"] == "false"
+    assert response.content == b'{"data":{"nom":"\\u003cDINUM\\u003e \\u0026 co","ville":"Paris\\u2028"}}'
+
+
+def test_entreprise_miss_answers_a_deterministic_example(client: httpx.Client) -> None:
+    first = client.get("/v3/demo/unites_legales/356000000")
+    second = client.get("/v3/demo/unites_legales/356000000")
+    assert first.status_code == 200
+    assert first.headers["x-sandbox-case"] == "default"
+    assert first.headers["x-sandbox-fallback"] == "openapi-example"
+    assert first.json() == {"data": {"siren": "130025265", "actif": False, "effectif": 0}}
+    assert first.content == second.content
+
+
+def test_particulier_matching_is_case_insensitive_and_type_tolerant(client: httpx.Client) -> None:
+    query = "nomNaissance=dupont&prenoms[]=Jean&prenoms[]=PAUL&moisDateNaissance=8&recipient=13002526500013"
+    response = client.get(f"/v3/demo/identite?{query}")
+    assert response.headers["x-sandbox-case"] == "api_particulier_v3_demo_with_civility/200.yaml"
+    reordered = client.get("/v3/demo/identite?nomNaissance=dupont&prenoms[]=PAUL&prenoms[]=Jean&moisDateNaissance=8")
+    assert reordered.headers["x-sandbox-case"] == "default"
+
+
+def test_particulier_miss_answers_the_folder_not_found_case(client: httpx.Client) -> None:
+    response = client.get("/v3/demo/identite", params={"nomNaissance": "personne"})
+    assert response.status_code == 404
+    assert response.headers["x-sandbox-case"] == "default"
+    assert response.headers["x-sandbox-fallback"] == "api_particulier_v3_demo_with_civility/404.yaml"
+    assert response.json() == {"errors": [{"code": "01003"}]}
+
+
+def test_particulier_miss_without_not_found_case_says_so(client: httpx.Client) -> None:
+    response = client.get("/v3/demo/sans_404", params={"identifiant": "2"})
+    assert response.status_code == 404
+    error = response.json()["errors"][0]
+    assert error["code"] == "00104"
+    assert "payloads/api_particulier_v3_demo_with_identifiant" in error["detail"]
+    v2 = client.get("/api/v2/demo", params={"identifiant": "2"})
+    assert v2.status_code == 404 and v2.json()["error"] == "not_found"
+    assert v2.headers["content-type"] == "application/json; charset=utf-8"
+
+
+def test_unknown_and_gone_paths(client: httpx.Client) -> None:
+    unknown = client.get("/v3/nothing/here")
+    assert unknown.status_code == 404
+    assert unknown.text == "Cette URL n'existe pas sur Api entreprise, veuillez vérifier votre URL."
+    particulier = client.get("/v3/nothing", headers={"host": "staging.particulier.api.gouv.fr"})
+    assert particulier.text == "Cette URL n'existe pas sur Api particulier, veuillez vérifier votre URL."
+    gone = client.get("/api/v2/composition-familiale")
+    assert gone.status_code == 410 and "Quotient Familial v1" in gone.text
+
+
+def test_host_dispatch_keeps_apis_apart(client: httpx.Client) -> None:
+    response = client.get("/v3/demo/unites_legales/130025265", headers={"host": "particulier.api.localtest.me"})
+    assert response.status_code == 404 and "Api particulier" in response.text
+
+
+def test_status_route(client: httpx.Client) -> None:
+    body = client.get("/__sandbox/status").json()
+    assert body["operations"] == 4 and body["cases"] == 6 and body["mode"] == "documented"
