@@ -1,0 +1,56 @@
+"""Start servers as separate processes on loopback and wait until they answer (shared by the scripts)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import httpx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_answering(url: str, deadline: float) -> float:
+    """Poll `url` until it answers; return the monotonic time of the first answer."""
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=0.5)
+            return time.monotonic()
+        except httpx.TransportError:
+            time.sleep(0.005)
+    raise TimeoutError(f"{url} did not answer in time")
+
+
+@contextmanager
+def server(args: Sequence[str], timeout_s: float = 60) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Run `python args...` with `{port}` filled in; yield the process and its base URL."""
+    port = free_port()
+    command = [sys.executable, *(a.replace("{port}", str(port)) for a in args)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")

@@ -1,0 +1,150 @@
+"""Throughput of the sandbox against a bare Starlette baseline, measured in one run with wrk on loopback.
+
+    .venv/bin/python scripts/bench.py [--fixtures PATH] [--duration S] [--connections N] [-- SERVE_ARGS...]
+
+Scenarios, each served by its own single-worker uvicorn process (httptools, uvloop):
+  (a) a case hit on a civility operation (API Particulier v3, CNAV quotient familial)
+  (b) an API Entreprise fallback (OpenAPI example)
+  (c) a bare Starlette app returning fixed bytes
+The report gives req/s, p50 and p99 for each, and the ratios (a)/(c) and (b)/(c).
+Extra arguments after `--` are passed to `sandbox serve` (e.g. `-- --validate-responses`).
+wrk comes from Debian's package: `apt-get install wrk`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+from _processes import ROOT, server, wait_until_answering
+
+from sandbox.matching import MatchMode
+from sandbox.replay import case_request
+from sandbox.snapshot import build_snapshot
+
+CIVILITY_OPERATION = "api_particulier_v3_cnav_quotient_familial_with_civility"
+ENTREPRISE_OPERATION = "api_entreprise_v3_insee_unites_legales"
+
+
+@dataclass
+class Result:
+    name: str
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(name: str, url: str, headers: list[str], duration: int, connections: int) -> Result:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
+    for header in headers:
+        command += ["-H", header]
+    output = subprocess.run([*command, url], capture_output=True, text=True, timeout=duration + 30).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"(?:Non-2xx or 3xx responses|Socket errors:.*?timeout)\D*(\d+)", output))
+    return Result(name, rps, p50, p99, errors)
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        number = int(char) * (2 if index % 2 else 1)
+        total += number - 9 if number > 9 else number
+    return total % 10 == 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fixtures", default=f"{ROOT}/../shared/fixtures/siade_staging_data")
+    parser.add_argument("--duration", type=int, default=8, help="seconds per scenario (default: %(default)s)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("serve_args", nargs="*", help="extra `sandbox serve` arguments (after --)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    fixtures = Path(args.fixtures)
+    token_file = fixtures / "tokens" / "default"
+    token = token_file.read_text().strip() if token_file.is_file() else ""
+    snapshot = build_snapshot(fixtures, MatchMode.DOCUMENTED)
+    table = snapshot.tables[CIVILITY_OPERATION]
+    case = next(c for c in table.cases if c.status == 200)
+    hit = case_request(table.operation, case, token)
+    entreprise = snapshot.tables[ENTREPRISE_OPERATION]
+    documented = {str(c.params.get("siren")) for c in entreprise.cases}
+    siren = next(s for s in (f"{n:09d}" for n in range(100000000, 100100000)) if luhn_ok(s) and s not in documented)
+    tracking = urlencode({"recipient": "13002526500013", "context": "bench", "object": "bench"})
+    fallback_target = entreprise.operation.path.replace("{siren}", siren) + "?" + tracking
+    auth = [f"Authorization: Bearer {token}"] if token else []
+
+    results = []
+    serve = ["-m", "sandbox", "serve", "--fixtures", str(fixtures), "--port", "{port}", "--log-level", "warning"]
+    with server([*serve, *args.serve_args]) as (_, base):
+        wait_until_answering(base + "/__sandbox/status", time.monotonic() + 60)
+        print(f"(a) hit {case.id}", flush=True)
+        probe = httpx.get(base + hit.target, headers=dict(h.split(": ", 1) for h in auth), timeout=10)
+        if probe.headers.get("x-sandbox-case") != case.id:
+            print(
+                f"bench: the hit scenario does not hit its case: {probe.status_code} {probe.text[:300]}",
+                file=sys.stderr,
+            )
+            return 1
+        results.append(run_wrk("(a) case hit, civility", base + hit.target, auth, args.duration, args.connections))
+        results.append(
+            run_wrk("(b) Entreprise fallback", base + fallback_target, auth, args.duration, args.connections)
+        )
+    baseline = [
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        "scripts",
+        "baseline_app:app",
+        "--port",
+        "{port}",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--http",
+        "httptools",
+        "--loop",
+        "uvloop",
+    ]
+    with server(baseline) as (_, base):
+        wait_until_answering(base + "/", time.monotonic() + 60)
+        results.append(run_wrk("(c) bare Starlette", base + hit.target, auth, args.duration, args.connections))
+
+    print(f"{'scenario':28} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for result in results:
+        row = f"{result.name:28} {result.requests_per_s:10.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f}"
+        print(f"{row} {result.errors:7d}")
+    ratio_hit = results[0].requests_per_s / results[2].requests_per_s
+    ratio_fallback = results[1].requests_per_s / results[2].requests_per_s
+    print(f"ratio (a)/(c) = {ratio_hit:.2f}   (b)/(c) = {ratio_fallback:.2f}   serve args: {args.serve_args}")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {"results": [asdict(r) for r in results], "ratio_hit": ratio_hit, "ratio_fallback": ratio_fallback}
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
