@@ -14,7 +14,6 @@ Per-operation differences are data (`LookupRule`), never branches on operation i
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,6 +24,8 @@ from urllib.parse import quote_plus, unquote_plus
 
 import yaml
 
+from sandbox.coercion import ruby_to_i, to_s
+from sandbox.franceconnect import DEFAULT_MAPPING, check_mapping
 from sandbox.openapi import TRACKING_PARAMETERS, Operation
 
 Params = dict[str, Any]
@@ -47,16 +48,6 @@ def _escape(text: str) -> str:
     return quote_plus(text, safe="~")
 
 
-def _scalar(value: Any) -> str:
-    if value is None:
-        return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return str(value)
-
-
 def lower_strings(value: Any) -> Any:
     """Lower-case every string, in arrays and mappings too (full Unicode mapping)."""
     if isinstance(value, str):
@@ -76,7 +67,7 @@ def _entries(value: Any, key: str) -> list[str]:
         if not value:
             return [_escape(prefix) + "="]
         return [entry for v in value for entry in _entries(v, prefix)]
-    return [_escape(key) + "=" + _escape(_scalar(value))]
+    return [_escape(key) + "=" + _escape(to_s(value))]
 
 
 def _entry(key: str, value: Any) -> str:
@@ -102,7 +93,7 @@ def to_query(mapping: Mapping[str, Any]) -> str:
     return "&".join(parts)
 
 
-def is_blank(value: Any) -> bool:
+def is_empty(value: Any) -> bool:
     return value is None or value == "" or _empty_container(value)
 
 
@@ -113,7 +104,7 @@ def canonical_key(mapping: Mapping[str, Any], *, drop_blank: bool) -> str:
     """
     lowered = lower_strings(dict(mapping))
     if drop_blank:
-        lowered = {k: v for k, v in lowered.items() if not is_blank(v)}
+        lowered = {k: v for k, v in lowered.items() if not is_empty(v)}
     return to_query(lowered)
 
 
@@ -169,13 +160,15 @@ class RequestFacts:
     api_version: str = ""
 
 
+NO_FACTS = RequestFacts()
+
+
 # ---------------------------------------------------------------------------
 # Lookup rules (data)
 # ---------------------------------------------------------------------------
 
 _SOURCES = {"param", "token_uid", "token_jti", "request_id", "api_version"}
 _KINDS = {"string", "list", "int", "int_or_nil", "int_if_present", "words"}
-_TO_I = re.compile(r"\s*([+-]?\d+)")
 
 
 class RuleError(ValueError):
@@ -224,7 +217,7 @@ class LookupRule:
 
     def variant_for(self, params: Mapping[str, Any]) -> LookupVariant:
         for variant in self.variants:
-            if variant.when_present is None or not is_blank(params.get(variant.when_present)):
+            if variant.when_present is None or not is_empty(params.get(variant.when_present)):
                 return variant
         return self.variants[-1]
 
@@ -245,14 +238,14 @@ def _key_spec(key: str, raw: Any, where: str) -> KeySpec:
         if not isinstance(only_if, dict) or len(only_if) != 1:
             raise RuleError(f"{where}: key {key!r}: only_if must be a one-entry mapping param: value")
         ((name, value),) = only_if.items()
-        condition = (str(name), _scalar(value).lower())
+        condition = (str(name), to_s(value).lower())
     default = raw.get("default")
     return KeySpec(
         key=key,
         param=str(raw.get("param", key)),
         source=source,
         kind=kind,
-        default=None if default is None else _scalar(default),
+        default=None if default is None else to_s(default),
         only_if=condition,
         requires=tuple(str(r) for r in raw.get("requires", ()) or ()),
     )
@@ -296,10 +289,69 @@ def parse_rules(raw_rules: Iterable[Mapping[str, Any]], origin: str) -> list[Loo
     return rules
 
 
-def builtin_rules() -> list[LookupRule]:
+@dataclass(frozen=True, slots=True)
+class IdentityMapping:
+    patterns: tuple[str, ...]
+    identity: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleBook:
+    """All the lookup rules in force: the repository's own first, then the built-in table."""
+
+    rules: tuple[LookupRule, ...]
+    france_connect_operations: tuple[str, ...] = ()
+    identity_mappings: tuple[IdentityMapping, ...] = ()
+
+    def rule_for(self, operation: Operation) -> LookupRule:
+        return rule_for(operation, self.rules)
+
+    def accepts_france_connect(self, operation_id: str) -> bool:
+        """On these operations a Bearer header carries a FranceConnect token (§5.1)."""
+        return any(fnmatch.fnmatchcase(operation_id, p) for p in self.france_connect_operations)
+
+    def identity_mapping(self, operation_id: str) -> Mapping[str, str]:
+        for mapping in self.identity_mappings:
+            if any(fnmatch.fnmatchcase(operation_id, p) for p in mapping.patterns):
+                return mapping.identity
+        return DEFAULT_MAPPING
+
+    def extended(self, raw_rules: Iterable[Mapping[str, Any]], origin: str) -> RuleBook:
+        return RuleBook(
+            (*parse_rules(raw_rules, origin), *self.rules), self.france_connect_operations, self.identity_mappings
+        )
+
+
+def _identity_mappings(raw: Any, origin: str) -> tuple[IdentityMapping, ...]:
+    mappings = []
+    for index, entry in enumerate(raw or []):
+        where = f"{origin}: france_connect mapping {index + 1}"
+        identity = entry.get("identity") if isinstance(entry, dict) else None
+        if not isinstance(identity, dict):
+            raise RuleError(f"{where}: `identity` must map parameters to identity fields")
+        try:
+            check_mapping(identity, where)
+        except ValueError as error:
+            raise RuleError(str(error)) from error
+        mappings.append(IdentityMapping(tuple(entry.get("operations") or ()), dict(identity)))
+    return tuple(mappings)
+
+
+@lru_cache(maxsize=1)
+def builtin_rulebook() -> RuleBook:
+    origin = "sandbox/lookup_rules.yaml"
     text = resources.files("sandbox").joinpath("lookup_rules.yaml").read_text(encoding="utf-8")
     data = yaml.load(text, Loader=yaml.CSafeLoader)
-    return parse_rules(data["rules"], "sandbox/lookup_rules.yaml")
+    france_connect = data.get("france_connect") or {}
+    return RuleBook(
+        rules=tuple(parse_rules(data["rules"], origin)),
+        france_connect_operations=tuple(france_connect.get("operations") or ()),
+        identity_mappings=_identity_mappings(france_connect.get("mappings"), origin),
+    )
+
+
+def builtin_rules() -> list[LookupRule]:
+    return list(builtin_rulebook().rules)
 
 
 def default_rule(operation: Operation) -> LookupRule:
@@ -322,15 +374,6 @@ def rule_for(operation: Operation, rules: Sequence[LookupRule]) -> LookupRule:
 # ---------------------------------------------------------------------------
 
 
-def ruby_to_i(value: Any) -> int:
-    if isinstance(value, bool) or value is None:
-        return 0
-    if isinstance(value, int):
-        return value
-    match = _TO_I.match(str(value))
-    return int(match.group(1)) if match else 0
-
-
 class Unmatchable(Exception):
     """The request cannot produce any case key (real staging rejects it before lookup)."""
 
@@ -345,7 +388,7 @@ def _value(spec: KeySpec, params: Mapping[str, Any], facts: RequestFacts) -> Any
     if spec.source == "api_version":
         return facts.api_version
     raw = params.get(spec.param)
-    if is_blank(raw) and spec.default is not None:
+    if is_empty(raw) and spec.default is not None:
         raw = spec.default
     if spec.kind == "string":
         return raw
@@ -371,7 +414,7 @@ def staging_mapping(variant: LookupVariant, params: Mapping[str, Any], facts: Re
     for spec in variant.keys:
         if spec.only_if is not None:
             name, expected = spec.only_if
-            if _scalar(params.get(name)).lower() != expected:
+            if to_s(params.get(name)).lower() != expected:
                 built[spec.key] = None
                 continue
         if any(built.get(required) is None for required in spec.requires):
@@ -410,7 +453,7 @@ class KeyBuilder:
         if self.mode is MatchMode.DOCUMENTED:
             # One pass, same result as canonical_key(documented_mapping(params), drop_blank=True).
             names = self.names
-            parts = [_entry(name, value) for name, value in params.items() if name in names and not is_blank(value)]
+            parts = [_entry(name, value) for name, value in params.items() if name in names and not is_empty(value)]
             parts.sort()
             return "&".join(parts)
         variant = self.rule.variant_for(params)

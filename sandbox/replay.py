@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from sandbox.coercion import to_s
 from sandbox.matching import strip_brackets
 from sandbox.openapi import Operation
 from sandbox.repository import Case
@@ -50,21 +51,13 @@ class CaseRequest:
         return " ".join(parts)
 
 
-def _text(value: Any) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return "" if value is None else str(value)
-
-
 def query_pairs(params: Mapping[str, Any]) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     for name, value in params.items():
         if isinstance(value, list):
-            pairs.extend((f"{strip_brackets(name)}[]", _text(v)) for v in value)
+            pairs.extend((f"{strip_brackets(name)}[]", to_s(v)) for v in value)
         else:
-            pairs.append((name, _text(value)))
+            pairs.append((name, to_s(value)))
     return pairs
 
 
@@ -80,7 +73,7 @@ def case_request(operation: Operation, case: Case, token: str) -> CaseRequest:
         if parameter.location == "path":
             value = params.pop(parameter.name, None)
             if value is not None:
-                path = path.replace("{" + parameter.name + "}", quote(_text(value), safe=""))
+                path = path.replace("{" + parameter.name + "}", quote(to_s(value), safe=""))
     tracking: tuple[tuple[str, str], ...] = ()
     if operation.api == "entreprise":
         tracking = ENTREPRISE_TRACKING

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sandbox.coercion import ruby_to_i
 from sandbox.matching import (
     KeySpec,
     LookupVariant,
@@ -16,7 +17,6 @@ from sandbox.matching import (
     canonical_key,
     parse_query,
     parse_rules,
-    ruby_to_i,
     staging_mapping,
     to_query,
 )
