@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sandbox.matching import MatchMode
+
+if TYPE_CHECKING:
+    from sandbox.snapshot import Snapshot
 
 
 def default_fixtures() -> Path:
@@ -23,21 +28,37 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sandbox.app import create_app
+    from sandbox.auth import configured_secrets
+    from sandbox.pipeline import Services
+    from sandbox.ratelimit import RateLimiter
     from sandbox.snapshot import build_snapshot
 
     fixtures = Path(args.fixtures) if args.fixtures else default_fixtures()
     if not fixtures.is_dir():
         print(f"sandbox: fixture repository {fixtures} is not a folder", file=sys.stderr)
         return 2
-    snapshot = build_snapshot(fixtures, MatchMode(args.match))
+    secrets = configured_secrets(args.jwt_secret)
+
+    def rebuild() -> Snapshot:
+        return build_snapshot(fixtures, MatchMode(args.match), secrets=secrets)
+
+    snapshot = rebuild()
     for line in snapshot.report.summary_lines():
         print(line, flush=True)
     if snapshot.report.operations == 0:
         print("sandbox: no operation found (no OpenAPI document with x-operationId)", file=sys.stderr)
         return 2
     print(f"Serving in {args.match} mode on http://{args.host}:{args.port}", flush=True)
+    services = Services(
+        limiter=None if args.no_rate_limit else RateLimiter(snapshot.throttles),
+        rate_limit_key=args.rate_limit_key,
+        maintenance=args.maintenance,
+        france_connect_expiry=args.france_connect_expiry,
+        check_scopes=not args.no_scope_check,
+        fixed_today=args.today,
+    )
     uvicorn.run(
-        create_app(snapshot),
+        create_app(snapshot, services, rebuild),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
@@ -78,8 +99,90 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--access-log", action=argparse.BooleanOptionalAction, default=False, help="log every request (default: off)"
     )
+    contract = serve.add_argument_group("staging contract")
+    contract.add_argument(
+        "--jwt-secret",
+        action="append",
+        default=[],
+        metavar="SECRET",
+        help="accept tokens signed with SECRET (repeatable; also SANDBOX_JWT_SECRET, comma-separated). "
+        "Tokens in the repository's tokens/ folder are always accepted.",
+    )
+    contract.add_argument("--no-rate-limit", action="store_true", help="do not apply the rate limits")
+    contract.add_argument(
+        "--no-scope-check",
+        action="store_true",
+        help="let any valid token call any operation (real staging checks the token's scopes)",
+    )
+    contract.add_argument(
+        "--rate-limit-key",
+        choices=["jti", "token"],
+        default="jti",
+        help="count requests per token jti, like real staging (all shared tokens share one counter), "
+        "or per raw token (default: %(default)s)",
+    )
+    contract.add_argument(
+        "--maintenance", action="store_true", help="apply the providers' maintenance windows (Europe/Paris time)"
+    )
+    contract.add_argument(
+        "--france-connect-expiry",
+        action="store_true",
+        help="refuse fake FranceConnect tokens whose introspection `exp` is in the past "
+        "(off by default: the public fixtures carry the exp recorded with them)",
+    )
+    contract.add_argument(
+        "--today",
+        type=datetime.date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="the date validation rules count from (age windows, year ranges); default: the real date",
+    )
     serve.set_defaults(handler=_serve)
+
+    token = commands.add_parser(
+        "token",
+        help="mint an API token for the configured secret",
+        description="Print an HS256 token with the claims real staging's generator writes "
+        "(uid and jti all-zero, scopes, iat, exp). Signed with SANDBOX_JWT_SECRET or the sandbox's default secret.",
+    )
+    token.add_argument(
+        "--scope", action="append", default=[], metavar="SCOPE", help="a scope to grant (repeatable; default: all)"
+    )
+    token.add_argument(
+        "--fixtures", metavar="PATH", help="repository whose authorisations file lists every scope (default: embedded)"
+    )
+    token.add_argument(
+        "--expires-in",
+        type=_duration,
+        default=_duration("3650d"),
+        metavar="DURATION",
+        help="lifetime: seconds, or a number with s, m, h, d (default: 3650d); 0 for no expiry",
+    )
+    token.add_argument("--jwt-secret", metavar="SECRET", help="sign with this secret instead of the configured one")
+    token.set_defaults(handler=_token)
     return parser
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1:] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (examples: 3600, 90m, 12h, 30d)") from None
+
+
+def _token(args: argparse.Namespace) -> int:
+    from sandbox.auth import configured_secrets, mint
+    from sandbox.repository import read_repository
+
+    scopes = list(args.scope)
+    if not scopes:
+        content = read_repository(Path(args.fixtures) if args.fixtures else default_fixtures())
+        scopes = sorted({s for listed in (content.authorizations or {}).values() for s in listed})
+    secret = args.jwt_secret or configured_secrets()[0]
+    print(mint(secret, scopes, expires_in=args.expires_in or None))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

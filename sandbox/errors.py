@@ -57,3 +57,55 @@ def no_case_error(operation_id: str) -> ApiError:
             "n'a pas de cas 404.yaml (cas « non trouvé ») : ajoutez-en un."
         ),
     )
+
+
+# ---------------------------------------------------------------------------
+# Authentication, FranceConnect, version (texts of spec §1.4, §2.5, §5.2)
+# ---------------------------------------------------------------------------
+
+TOKEN_SOURCE = {"parameter": "token"}
+
+
+def invalid_token() -> ApiError:
+    return ApiError("00101", "Interdit", "Votre token n'est pas valide ou n'est pas renseigné", TOKEN_SOURCE)
+
+
+def insufficient_scopes(api: str) -> ApiError:
+    where = "/api/introspect" if api == "particulier" else "/v2/privileges"
+    detail = f"Votre token est valide mais vos privilèges sont insuffisants. Listez vos privilèges sur {where}"
+    return ApiError("00100", "Privilèges insuffisants", detail, TOKEN_SOURCE)
+
+
+def expired_token(api: str) -> ApiError:
+    if api == "particulier":
+        name, site = "API Particulier", "https://particulier.api.gouv.fr"
+    else:
+        name, site = "API Entreprise", "https://entreprise.api.gouv.fr"
+    detail = (
+        f"Votre token est expiré. Vous devez refaire une demande à {name}, un guide est disponible sur "
+        f"{site}/faq#comment-renouveler-mon-jeton-arrivant-a-expiration"
+    )
+    return ApiError("00103", "Jeton expiré", detail, TOKEN_SOURCE)
+
+
+def unsupported_version(version: str) -> ApiError:
+    return ApiError(
+        "00402", "Version d'API non prise en charge", f"La version {version} n'est pas supportée pour cet endpoint"
+    )
+
+
+def france_connect_unknown_token() -> ApiError:
+    return ApiError("50002", "Accès non autorisé", "Le jeton d'accès n'a pas été trouvé ou est expiré.")
+
+
+def france_connect_missing_token() -> ApiError:
+    return ApiError("50001", "Accès non autorisé", "Le jeton d'accès est mal formaté.")
+
+
+def maintenance(provider_code: str, provider: str, start: str, end: str, retry_in: int) -> ApiError:
+    return ApiError(
+        f"{provider_code}020",
+        "Maintenance du fournisseur de données",
+        f"Le fournisseur de données est en maintenance de {start} à {end}",
+        meta={"provider": provider, "retry_in": retry_in},
+    )

@@ -1,25 +1,41 @@
-"""The request flow, one way: route → token & scopes → validation → normalise → lookup → bytes.
+"""The request flow, one way: route → token → rate limit → scopes → validation → lookup → bytes.
 
-Pure functions over an immutable snapshot: no I/O, no parsing of fixture files.
-The gates of the staging contract (tokens, scopes, parameter validation) plug in
-between routing and lookup, each returning an answer to stop the flow or None.
+The order of the gates is the real staging's (spec §3.1), first failure wins:
+
+* Entreprise v3+: token, scopes, tracking parameters, version, recipient, maintenance,
+  parameter validation, lookup.
+* Particulier v3+: token (or FranceConnect), scopes, version, recipient, maintenance,
+  validation, lookup.
+* Particulier v2: token, scopes (401), recipient if present (400), maintenance,
+  validation (400, first error), lookup.
+
+Everything here reads an immutable snapshot; the only state is in `Services` (clock,
+rate-limit counters, a bounded memo of pure answers).
 """
 
 from __future__ import annotations
 
+import datetime
+import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-import jwt
-
-from sandbox import errors, rendering
-from sandbox.gone import GoneRoute, gone_route
-from sandbox.matching import MatchMode, Params, RequestFacts, Unmatchable, parse_query, without_tracking
+from sandbox import replies
+from sandbox.auth import Denial, User, authenticate, bearer_token, granted
+from sandbox.errors import france_connect_missing_token, france_connect_unknown_token
+from sandbox.franceconnect import DEFAULT_MAPPING, FranceConnectSession, civility_parameters
+from sandbox.gone import gone_route
+from sandbox.matching import NO_FACTS, MatchMode, Params, RequestFacts, Unmatchable, parse_query, without_tracking
+from sandbox.meta_routes import meta_answer
 from sandbox.openapi import Api
-from sandbox.routing import RouteMatch, VersionMiss
-from sandbox.snapshot import Prepared, Snapshot
+from sandbox.ratelimit import RateLimiter, discriminator
+from sandbox.routing import RouteMatch
+from sandbox.snapshot import OperationTable, Prepared, Snapshot
+from sandbox.validation import entreprise_tracking_errors, recipient_error
+
+_MEMO_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +48,36 @@ class IncomingRequest:
     @property
     def host(self) -> str:
         return self.headers.get("host", "")
+
+
+@dataclass(slots=True)
+class Services:
+    """What the flow needs beyond the snapshot; outlives reloads."""
+
+    limiter: RateLimiter | None = None
+    rate_limit_key: str = "jti"  # jti | token
+    maintenance: bool = False
+    france_connect_expiry: bool = False
+    check_scopes: bool = True
+    clock: Callable[[], float] = time.time
+    fixed_today: datetime.date | None = None
+    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    _memo_owner: Snapshot | None = None
+
+    def today(self) -> datetime.date:
+        return self.fixed_today or datetime.date.fromtimestamp(self.clock())
+
+    def remembered(self, snapshot: Snapshot, key: tuple[Any, ...]) -> Any:
+        """An answer that depends only on the request and the snapshot; forgotten on every swap."""
+        if self._memo_owner is not snapshot:
+            self._memo = {}
+            self._memo_owner = snapshot
+        return self._memo.get(key)
+
+    def remember(self, key: tuple[Any, ...], answer: Any) -> None:
+        if len(self._memo) >= _MEMO_SIZE:
+            self._memo.pop(next(iter(self._memo)))
+        self._memo[key] = answer
 
 
 def api_of_host(host: str) -> Api | None:
@@ -47,82 +93,199 @@ def _guess_api(request: IncomingRequest) -> Api:
     return api_of_host(request.host) or ("particulier" if request.path.startswith("/api/") else "entreprise")
 
 
-def unknown_path(api: Api) -> Prepared:
-    return Prepared(
-        status=404,
-        headers=rendering.headers(("Content-Type", rendering.TEXT), ("X-Sandbox-Case", "none")),
-        body=errors.unknown_path_text(api),
-        case_id=None,
-        outcome="unknown-path",
-    )
-
-
-NO_FACTS = RequestFacts()
-
-
-def _bearer(request: IncomingRequest, query: Params) -> str | None:
-    authorization = request.headers.get("authorization", "")
-    if authorization.startswith("Bearer "):
-        return authorization[len("Bearer ") :]
-    token = request.headers.get("x-api-key") or query.get("token")
-    return token if isinstance(token, str) else None
-
-
-@lru_cache(maxsize=1024)
-def _claims(token: str) -> dict[str, object]:
-    try:
-        return dict(jwt.decode(token, options={"verify_signature": False}))
-    except jwt.PyJWTError:
-        return {}
-
-
-def _facts(request: IncomingRequest, query: Params, version: str) -> RequestFacts:
-    token = _bearer(request, query)
-    claims = _claims(token) if token else {}
-    request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
-    return RequestFacts(
-        token_uid=str(claims["uid"]) if "uid" in claims else None,
-        token_jti=str(claims["jti"]) if "jti" in claims else None,
-        request_id=request_id,
-        api_version=version.lstrip("v"),
-    )
-
-
-def gone(route: GoneRoute) -> Prepared:
-    return Prepared(
-        status=410,
-        headers=rendering.headers(("Content-Type", rendering.TEXT), ("X-Sandbox-Case", "none")),
-        body=route.text.encode(),
-        case_id=None,
-        outcome="gone",
-    )
-
-
-def answer(snapshot: Snapshot, request: IncomingRequest) -> Prepared:
+def answer(snapshot: Snapshot, request: IncomingRequest, services: Services) -> Prepared:
     host_api = api_of_host(request.host)
-    gone_match = gone_route(request.path, host_api)
-    if gone_match is not None:
-        return gone(gone_match)
+    if request.method not in ("GET", "HEAD"):
+        return replies.unknown_path(_guess_api(request))
+    meta = meta_answer(snapshot, request.path, request.headers, request.query_string, host_api, services.clock())
+    if meta is not None:
+        return meta
+    gone = gone_route(request.path, host_api)
+    if gone is not None:
+        return replies.gone(gone.text)
     routed = snapshot.router.match(request.path, host_api)
-    if routed is None or isinstance(routed, VersionMiss):
-        return unknown_path(host_api or (routed.api if routed else _guess_api(request)))
-    query = parse_query(request.query_string)
-    needs_facts = snapshot.tables[routed.operation.id].keys.needs_facts
-    facts = _facts(request, query, routed.operation.version) if needs_facts else NO_FACTS
-    return lookup(snapshot, routed, query, facts)
+    if routed is None:
+        return replies.unknown_path(_guess_api(request))
+    operation = routed.operation if isinstance(routed, RouteMatch) else routed.family[0]
+    return _Exchange(snapshot, snapshot.tables[operation.id], request, services, routed).run()
 
 
-def lookup(snapshot: Snapshot, routed: RouteMatch, query: Params, facts: RequestFacts) -> Prepared:
-    table = snapshot.tables[routed.operation.id]
-    if routed.operation.is_france_connect:
-        # The identity comes from the FranceConnect token, never from the query string.
-        declared = {p.key for p in routed.operation.lookup_parameters()}
-        query = {k: v for k, v in query.items() if k in declared}
-    params = {**query, **routed.path_params} if routed.path_params else query
-    if table.keys.mode is MatchMode.STAGING:
-        params = without_tracking(params)
-    try:
-        key = table.keys.request_key(params, facts)
-    except Unmatchable:
-        return table.fallback
-    return table.index.get(key, table.fallback)
+# The answer of the parameter gates for one request: a refusal of the gates that come before
+# the maintenance check (tracking, version, recipient), or the validated lookup after it.
+_Outcome = tuple[Prepared | None, Prepared | None]
+
+
+@dataclass(slots=True)
+class _Exchange:
+    snapshot: Snapshot
+    table: OperationTable
+    request: IncomingRequest
+    services: Services
+    routed: Any  # RouteMatch | VersionMiss
+    rate_headers: tuple[tuple[bytes, bytes], ...] = ()
+    _query: Params | None = None
+
+    @property
+    def query(self) -> Params:
+        """Parsed on first use: a remembered answer needs no parsing at all."""
+        if self._query is None:
+            self._query = parse_query(self.request.query_string)
+        return self._query
+
+    def run(self) -> Prepared:
+        answer = self._gates()
+        if self.rate_headers:
+            return answer.with_headers(self.rate_headers)
+        return answer
+
+    def _gates(self) -> Prepared:
+        operation = self.table.operation
+        session, user, raw_token = self._resolve_token()
+        refused = self._rate_limit(user, raw_token)
+        if refused is not None:
+            return refused
+        if self.table.identity is not None and self._france_connect_bearer is not None:
+            if session is None or not session.usable(
+                self.services.clock(), check_expiry=self.services.france_connect_expiry
+            ):
+                return replies.france_connect_refused(operation, france_connect_unknown_token())
+        else:
+            denial = authenticate(user, self.services.clock())
+            if denial is Denial.INVALID:
+                return replies.invalid_token(operation.api, operation.is_v2)
+            if denial is Denial.EXPIRED:
+                return replies.expired_token(operation.api, operation.is_v2)
+            if operation.is_france_connect:
+                # A v3 FranceConnect route reached with an API token: real staging fails (500).
+                return replies.france_connect_refused(operation, france_connect_missing_token())
+        assert user is not None
+        if self.services.check_scopes and not granted(user.scopes, self.table.scopes):
+            return replies.insufficient_scopes(operation.api, operation.is_v2)
+        outcome = self._parameter_gates(session) if session is not None else self._remembered_parameter_gates()
+        refusal, looked_up = outcome
+        if refusal is not None:
+            return refusal
+        maintenance = self._maintenance()
+        if maintenance is not None:
+            return maintenance
+        assert looked_up is not None
+        return looked_up
+
+    def _remembered_parameter_gates(self) -> _Outcome:
+        """The parameter gates depend only on the request and the snapshot: remembered, bounded."""
+        if self.table.keys.needs_facts:
+            return self._parameter_gates(None)
+        request = self.request
+        key = (
+            self.table.operation.id,
+            request.path,
+            request.query_string,
+            request.headers.get("x-request-id"),
+            self.services.today(),
+        )
+        outcome: _Outcome | None = self.services.remembered(self.snapshot, key)
+        if outcome is None:
+            outcome = self._parameter_gates(None)
+            self.services.remember(key, outcome)
+        return outcome
+
+    def _parameter_gates(self, session: FranceConnectSession | None) -> _Outcome:
+        operation = self.table.operation
+        if operation.api == "entreprise":
+            missing = entreprise_tracking_errors(self.query)
+            if missing:
+                return replies.tracking_missing(missing), None
+        if not isinstance(self.routed, RouteMatch):
+            return replies.unsupported_version(self.routed.version), None
+        recipient = recipient_error(self.query, required=not operation.is_v2 or session is not None)
+        if recipient is not None:
+            return replies.bad_recipient(operation, recipient), None
+        if session is not None:
+            checked, looked_up = self._identity_params(session)
+        else:
+            checked = looked_up = self._request_params()
+        request_id = self.request.headers.get("x-request-id")
+        problems = self.table.checks.errors(checked, today=self.services.today(), request_id=request_id)
+        if problems:
+            return None, replies.invalid_parameters(operation, problems)
+        return None, self._look_up(looked_up)
+
+    def _maintenance(self) -> Prepared | None:
+        if not self.services.maintenance or not self.table.maintenance:
+            return None
+        now = datetime.datetime.fromtimestamp(self.services.clock(), datetime.UTC)
+        for window in self.table.maintenance:
+            error = window.error_at(now)
+            if error is not None:
+                return replies.in_maintenance(self.table.operation, error)
+        return None
+
+    # -- tokens -------------------------------------------------------------------------
+
+    @property
+    def _france_connect_bearer(self) -> str | None:
+        return bearer_token(self.request.headers.get("authorization"))
+
+    def _resolve_token(self) -> tuple[FranceConnectSession | None, User | None, str | None]:
+        headers = self.request.headers
+        bearer = self._france_connect_bearer
+        if self.table.identity is not None and bearer is not None:
+            case = self.snapshot.france_connect.get(bearer.lower())
+            if case is None:
+                return None, None, bearer
+            session = FranceConnectSession.from_case(case)
+            return session, session.user(v2=self.table.operation.is_v2), bearer
+        verifier = self.snapshot.verifier
+        user, raw = verifier.first_user((bearer, headers.get("x-api-key")))
+        if user is None:
+            token_param = self.query.get("token")
+            if isinstance(token_param, str):
+                user, raw = verifier.first_user((raw, token_param))
+        return None, user, raw
+
+    def _rate_limit(self, user: User | None, raw_token: str | None) -> Prepared | None:
+        limiter = self.services.limiter
+        if limiter is None:
+            return None
+        jti = user.jti if user is not None and self.services.rate_limit_key == "jti" else None
+        v2_key = self.request.headers.get("x-api-key") if "/api/v2/" in self.request.path else None
+        decision = limiter.check(self.table.operation.id, discriminator(jti, raw_token), v2_api_key=v2_key)
+        self.rate_headers = decision.headers
+        if not decision.allowed:
+            return replies.too_many_requests(self.request.path)
+        return None
+
+    # -- parameters, validation, lookup ---------------------------------------------------
+
+    def _request_params(self) -> Params:
+        path_params = self.routed.path_params
+        return {**self.query, **path_params} if path_params else self.query
+
+    def _identity_params(self, session: FranceConnectSession) -> tuple[Params, Params]:
+        """What the validators check (the civility form, as text) and what the lookup reads."""
+        assert self.table.identity is not None
+        declared = {k: v for k, v in self.query.items() if k in self.table.declared}
+        identity = session.identity()
+        civility = civility_parameters(identity, DEFAULT_MAPPING)
+        checked = {k: v if isinstance(v, (str, list)) else str(v) for k, v in civility.items()}
+        return {**declared, **checked}, {**declared, **civility_parameters(identity, self.table.identity)}
+
+    def _look_up(self, params: Params) -> Prepared:
+        table = self.table
+        if table.keys.mode is MatchMode.STAGING:
+            params = without_tracking(params)
+        facts = self._facts() if table.keys.needs_facts else NO_FACTS
+        try:
+            key = table.keys.request_key(params, facts)
+        except Unmatchable:
+            return table.fallback
+        return table.index.get(key, table.fallback)
+
+    def _facts(self) -> RequestFacts:
+        _session, user, _ = self._resolve_token()
+        return RequestFacts(
+            token_uid=user.uid if user else None,
+            token_jti=user.jti if user else None,
+            request_id=self.request.headers.get("x-request-id") or str(uuid.uuid4()),
+            api_version=self.table.operation.version_number,
+        )

@@ -68,6 +68,7 @@ class Case:
 class OpenAPIDocument:
     path: str
     content: dict[str, Any]
+    text: str = field(default="", repr=False)
 
 
 @dataclass(slots=True)
@@ -151,7 +152,7 @@ def _read_documents(base: Path, content: RepositoryContent) -> None:
             continue
         if not isinstance(data, dict) or "openapi" not in data or not isinstance(data.get("paths"), dict):
             continue
-        content.documents.append(OpenAPIDocument(rel, data))
+        content.documents.append(OpenAPIDocument(rel, data, text))
 
 
 def _read_folder(base: Path, folder: Path, content: RepositoryContent) -> Iterator[Case]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from sandbox.openapi import Api, Operation
 
 _VERSION = re.compile(r"^v(\d+)$")
+_UNSEEN = object()
+_SEEN_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,7 @@ class Router:
     def __init__(self, operations: Iterable[Operation]) -> None:
         self._exact = _Node()
         self._families = _Node()
+        self._seen: dict[tuple[str, Api | None], object] = {}
         for operation in operations:
             template = _parse(operation.path)
             self._exact.add(template.segments, (template, operation))
@@ -112,6 +115,17 @@ class Router:
             self._families.add(tuple(family), (template, operation))
 
     def match(self, path: str, api: Api | None = None) -> RouteMatch | VersionMiss | None:
+        """Remembered per path (bounded): the same paths come back on every request."""
+        key = (path, api)
+        found = self._seen.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            found = self._match(path, api)
+            if len(self._seen) >= _SEEN_SIZE:
+                self._seen.pop(next(iter(self._seen)))
+            self._seen[key] = found
+        return found  # type: ignore[return-value]
+
+    def _match(self, path: str, api: Api | None) -> RouteMatch | VersionMiss | None:
         parts = [p for p in path.split("/") if p]
         found = self._exact.find(parts, 0, api)
         if found is not None:

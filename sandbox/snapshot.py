@@ -16,17 +16,22 @@ from pathlib import Path
 from types import MappingProxyType
 
 from sandbox import errors, rendering
-from sandbox.matching import KeyBuilder, LookupRule, MatchMode, builtin_rules, parse_rules, rule_for
+from sandbox.auth import TokenVerifier, configured_secrets, scopes_by_operation
+from sandbox.maintenance import Window, windows_for
+from sandbox.matching import KeyBuilder, MatchMode, RuleBook, builtin_rulebook
 from sandbox.openapi import Operation, generate_example, operations_from_documents
+from sandbox.ratelimit import ThrottleGroup, throttle_groups
 from sandbox.repository import (
     FRANCE_CONNECT_FOLDER,
     NOT_FOUND_FILE,
     Case,
     LoadProblem,
+    OpenAPIDocument,
     RepositoryContent,
     read_repository,
 )
 from sandbox.routing import Router
+from sandbox.validation import OperationChecks, build_checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +50,20 @@ class Prepared:
 
 @dataclass(frozen=True, slots=True)
 class OperationTable:
+    """Everything the request path needs to know about one operation."""
+
     operation: Operation
     keys: KeyBuilder
     index: Mapping[str, Prepared]
     fallback: Prepared
     cases: tuple[Case, ...]
+    scopes: frozenset[str] | None
+    checks: OperationChecks
+    # FranceConnect: the identity mapping when a Bearer header carries a FranceConnect token
+    identity: Mapping[str, str] | None
+    # query parameters the operation declares (FranceConnect routes read only these from the query)
+    declared: frozenset[str]
+    maintenance: tuple[Window, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +109,10 @@ class Snapshot:
     content: RepositoryContent = field(repr=False)
     report: LoadReport = field(repr=False)
     router: Router = field(repr=False)
+    verifier: TokenVerifier = field(repr=False)
+    throttles: tuple[ThrottleGroup, ...] = field(repr=False)
+    # raw OpenAPI documents by family (entreprise, particulier, particulier_v2), for the download routes
+    documents: Mapping[str, bytes] = field(repr=False)
     loaded_at: float = field(default_factory=time.time)
 
 
@@ -155,25 +173,35 @@ def _fallback(operation: Operation, cases: Sequence[Case]) -> Prepared:
     )
 
 
+def _document_family(document: OpenAPIDocument, operations: Mapping[str, Operation]) -> str | None:
+    families = {
+        ("particulier_v2" if op.is_v2 else op.api) for op in operations.values() if op.document == document.path
+    }
+    return families.pop() if len(families) == 1 else None
+
+
 def build_snapshot(
     root: str | Path,
     mode: MatchMode = MatchMode.DOCUMENTED,
     *,
-    rules: Sequence[LookupRule] | None = None,
+    secrets: Sequence[str] | None = None,
+    rulebook: RuleBook | None = None,
 ) -> Snapshot:
     """Read `root` and build a complete snapshot; bad files are reported, not fatal."""
     started = time.perf_counter()
     content = read_repository(root)
     problems = list(content.problems)
     operations = operations_from_documents(content.documents, problems)
-    table_rules = list(parse_rules(content.lookup_rules, "sandbox.yaml")) + list(rules or builtin_rules())
+    book = (rulebook or builtin_rulebook()).extended(content.lookup_rules, "sandbox.yaml")
+    scopes = scopes_by_operation(content.authorizations, operations)
+    checks = build_checks()
 
     tables: dict[str, OperationTable] = {}
     for operation_id, operation in operations.items():
         cases = tuple(content.folders.get(operation_id, ()))
         keys = KeyBuilder.for_operation(
             operation,
-            rule_for(operation, table_rules),
+            book.rule_for(operation),
             mode,
             (name for case in cases for name in case.params),
         )
@@ -197,6 +225,11 @@ def build_snapshot(
             index=MappingProxyType(index),
             fallback=_fallback(operation, cases),
             cases=cases,
+            scopes=scopes[operation_id],
+            checks=checks.for_operation(operation_id),
+            identity=book.identity_mapping(operation_id) if book.accepts_france_connect(operation_id) else None,
+            declared=frozenset(p.key for p in operation.lookup_parameters() if p.location == "query"),
+            maintenance=windows_for(operation_id),
         )
 
     france_connect = {
@@ -207,6 +240,11 @@ def build_snapshot(
     folders_without_operation = tuple(
         sorted(f for f in content.folders if f not in operations and f != FRANCE_CONNECT_FOLDER)
     )
+    documents = {
+        family: document.text.encode()
+        for document in content.documents
+        if (family := _document_family(document, operations)) is not None
+    }
     report = LoadReport(
         root=content.root,
         operations_by_api=MappingProxyType(Counter(op.api for op in operations.values())),
@@ -217,7 +255,7 @@ def build_snapshot(
         operations_without_folder=tuple(sorted(op for op in operations if op not in content.folders)),
         duration_s=time.perf_counter() - started,
     )
-    snapshot = Snapshot(
+    return Snapshot(
         mode=mode,
         root=content.root,
         operations=MappingProxyType(operations),
@@ -226,8 +264,10 @@ def build_snapshot(
         content=content,
         report=report,
         router=Router(operations.values()),
+        verifier=TokenVerifier(configured_secrets() if secrets is None else secrets, content.tokens.values()),
+        throttles=throttle_groups(content.throttles),
+        documents=MappingProxyType(documents),
     )
-    return snapshot
 
 
 class SnapshotHolder:

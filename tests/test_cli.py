@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from sandbox.auth import DEFAULT_SECRET, mint
 from tests.conftest import corpus_path
 
 START_TIMEOUT_S = 30
@@ -27,7 +29,8 @@ def free_port() -> int:
 def sandbox_process(*args: str) -> Iterator[tuple[str, list[str]]]:
     port = free_port()
     command = [sys.executable, "-m", "sandbox", "serve", "--port", str(port), *args]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    environment = {k: v for k, v in os.environ.items() if k != "SANDBOX_JWT_SECRET"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment)
     lines: list[str] = []
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -65,8 +68,14 @@ def test_serve_prints_the_load_summary_and_answers() -> None:
         assert "operations: 99 (entreprise 52, particulier 47)" in output
         assert "cases: 795 (+ 9 FranceConnect tokens)" in output
         assert "files rejected: 0" in output
-        response = httpx.get(f"{base}/v3/insee/sirene/unites_legales/130025265", params={"recipient": "1"})
+        token = (root / "tokens" / "default").read_text().strip()
+        response = httpx.get(
+            f"{base}/v3/insee/sirene/unites_legales/775672272",
+            params={"recipient": "13002526500013", "context": "test", "object": "test"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert response.status_code == 200
+        assert response.headers["x-sandbox-case"].startswith("api_entreprise_v3_insee_unites_legales/")
 
 
 def test_serve_reports_rejected_files(tmp_path: Path) -> None:
@@ -78,7 +87,9 @@ def test_serve_reports_rejected_files(tmp_path: Path) -> None:
         output = "\n".join(lines)
         assert "files rejected: 1" in output
         assert "payloads/api_particulier_v2_demo/cassé.yaml:2: invalid YAML" in output
-        assert httpx.get(f"{base}/api/v2/demo", params={"identifiant": "1"}).json() == {"statut": "ok"}
+        token = mint(DEFAULT_SECRET, [])
+        answer = httpx.get(f"{base}/api/v2/demo", params={"identifiant": "1"}, headers={"X-Api-Key": token})
+        assert answer.json() == {"statut": "ok"}
 
 
 def test_missing_fixtures_is_a_clear_error(tmp_path: Path) -> None:
@@ -89,3 +100,23 @@ def test_missing_fixtures_is_a_clear_error(tmp_path: Path) -> None:
         timeout=30,
     )
     assert result.returncode == 2 and "is not a folder" in result.stderr
+
+
+def test_token_command_mints_a_token_the_server_accepts(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sandbox", "token", "--scope", "a", "--scope", "b", "--expires-in", "1h"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={k: v for k, v in os.environ.items() if k != "SANDBOX_JWT_SECRET"},
+    )
+    assert result.returncode == 0
+    import jwt
+
+    claims = jwt.decode(result.stdout.strip(), DEFAULT_SECRET, algorithms=["HS256"])
+    assert claims["scopes"] == ["a", "b"] and claims["exp"] - claims["iat"] == 3600
+    assert claims["jti"] == claims["uid"] == "00000000-0000-0000-0000-000000000000"
+    bad = subprocess.run(
+        [sys.executable, "-m", "sandbox", "token", "--expires-in", "soon"], capture_output=True, text=True, timeout=30
+    )
+    assert bad.returncode == 2 and "not a duration" in bad.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 
 import pytest
@@ -42,7 +43,7 @@ def test_embedded_repository_loads_cleanly_and_covers_the_api_families() -> None
 def test_every_embedded_case_is_served_exactly() -> None:
     snapshot = build_snapshot(ROOT, MatchMode.DOCUMENTED)
     failures = []
-    for outcome in replay(snapshot, token="no-token-yet"):
+    for outcome in replay(snapshot, (ROOT / "tokens" / "default").read_text().strip(), datetime.date.today()):
         operation = snapshot.operations[outcome.case.folder]
         if operation.is_france_connect:
             continue

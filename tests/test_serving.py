@@ -8,23 +8,31 @@ import httpx
 import pytest
 
 from sandbox.app import create_app
+from sandbox.auth import mint
 from sandbox.local_server import serve_in_thread
 from sandbox.matching import MatchMode
 from sandbox.snapshot import build_snapshot
 from tests import tiny_repository
 
+SECRET = "serving-test-secret-at-least-32-bytes"
+TRACKING = "recipient=13002526500013&context=test&object=test"
+
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     root = tiny_repository.build(tmp_path_factory.mktemp("repo"))
-    snapshot = build_snapshot(root, MatchMode.DOCUMENTED)
+    snapshot = build_snapshot(root, MatchMode.DOCUMENTED, secrets=[SECRET])
     assert snapshot.report.problems == ()
-    with serve_in_thread(create_app(snapshot)) as base_url, httpx.Client(base_url=base_url) as http:
+    token = mint(SECRET, [])
+    with (
+        serve_in_thread(create_app(snapshot)) as base_url,
+        httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}", "X-Api-Key": token}) as http,
+    ):
         yield http
 
 
 def test_hit_answers_the_case_bytes_with_its_headers(client: httpx.Client) -> None:
-    response = client.get("/v3/demo/unites_legales/130025265", params={"recipient": "1", "context": "c"})
+    response = client.get(f"/v3/demo/unites_legales/130025265?{TRACKING}")
     assert response.status_code == 200
     assert response.headers["x-sandbox-case"] == "api_entreprise_v3_demo_unites_legales/200.yaml"
     assert response.headers["content-type"] == "application/vnd.api+json; charset=utf-8"
@@ -33,8 +41,8 @@ def test_hit_answers_the_case_bytes_with_its_headers(client: httpx.Client) -> No
 
 
 def test_entreprise_miss_answers_a_deterministic_example(client: httpx.Client) -> None:
-    first = client.get("/v3/demo/unites_legales/356000000")
-    second = client.get("/v3/demo/unites_legales/356000000")
+    first = client.get(f"/v3/demo/unites_legales/356000000?{TRACKING}")
+    second = client.get(f"/v3/demo/unites_legales/356000000?{TRACKING}")
     assert first.status_code == 200
     assert first.headers["x-sandbox-case"] == "default"
     assert first.headers["x-sandbox-fallback"] == "openapi-example"
@@ -46,12 +54,14 @@ def test_particulier_matching_is_case_insensitive_and_type_tolerant(client: http
     query = "nomNaissance=dupont&prenoms[]=Jean&prenoms[]=PAUL&moisDateNaissance=8&recipient=13002526500013"
     response = client.get(f"/v3/demo/identite?{query}")
     assert response.headers["x-sandbox-case"] == "api_particulier_v3_demo_with_civility/200.yaml"
-    reordered = client.get("/v3/demo/identite?nomNaissance=dupont&prenoms[]=PAUL&prenoms[]=Jean&moisDateNaissance=8")
+    reordered = client.get(
+        f"/v3/demo/identite?nomNaissance=dupont&prenoms[]=PAUL&prenoms[]=Jean&moisDateNaissance=8&{TRACKING}"
+    )
     assert reordered.headers["x-sandbox-case"] == "default"
 
 
 def test_particulier_miss_answers_the_folder_not_found_case(client: httpx.Client) -> None:
-    response = client.get("/v3/demo/identite", params={"nomNaissance": "personne"})
+    response = client.get(f"/v3/demo/identite?nomNaissance=personne&{TRACKING}")
     assert response.status_code == 404
     assert response.headers["x-sandbox-case"] == "default"
     assert response.headers["x-sandbox-fallback"] == "api_particulier_v3_demo_with_civility/404.yaml"
@@ -59,7 +69,7 @@ def test_particulier_miss_answers_the_folder_not_found_case(client: httpx.Client
 
 
 def test_particulier_miss_without_not_found_case_says_so(client: httpx.Client) -> None:
-    response = client.get("/v3/demo/sans_404", params={"identifiant": "2"})
+    response = client.get(f"/v3/demo/sans_404?identifiant=2&{TRACKING}")
     assert response.status_code == 404
     error = response.json()["errors"][0]
     assert error["code"] == "00104"
@@ -80,7 +90,9 @@ def test_unknown_and_gone_paths(client: httpx.Client) -> None:
 
 
 def test_host_dispatch_keeps_apis_apart(client: httpx.Client) -> None:
-    response = client.get("/v3/demo/unites_legales/130025265", headers={"host": "particulier.api.localtest.me"})
+    response = client.get(
+        f"/v3/demo/unites_legales/130025265?{TRACKING}", headers={"host": "particulier.api.localtest.me"}
+    )
     assert response.status_code == 404 and "Api particulier" in response.text
 
 
