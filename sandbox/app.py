@@ -2,12 +2,13 @@
 
 API requests go straight from the ASGI scope to pre-serialised bytes; the sandbox's
 own routes (`/__sandbox/...`) and the legacy reload route are a small Starlette app.
+Every response names the snapshot it came from in `X-Sandbox-Commit`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+import hashlib
+import hmac
 from typing import Any
 
 from starlette.applications import Starlette
@@ -15,26 +16,33 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from sandbox.pipeline import IncomingRequest, Services, answer
 from sandbox.snapshot import Snapshot, SnapshotHolder
+from sandbox.sync import Syncer
 
 SANDBOX_PREFIX = "/__sandbox"
 RELOAD_PATH = "/api/reload-mocks"
-_LOG = logging.getLogger("sandbox")
-
-Rebuild = Callable[[], Snapshot]
+_MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 
 
 class SandboxApp:
-    def __init__(self, holder: SnapshotHolder, services: Services, rebuild: Rebuild | None = None) -> None:
+    def __init__(
+        self,
+        holder: SnapshotHolder,
+        services: Services,
+        syncer: Syncer | None = None,
+        webhook_secret: str | None = None,
+    ) -> None:
         self.holder = holder
         self.services = services
-        self.rebuild = rebuild
+        self.syncer = syncer
+        self.webhook_secret = webhook_secret
         self.meta = Starlette(
             routes=[
                 Route(f"{SANDBOX_PREFIX}/status", self.status),
+                Route(f"{SANDBOX_PREFIX}/webhook", self.webhook, methods=["POST"]),
                 Route(RELOAD_PATH, self.reload_mocks, methods=["POST"]),
             ],
         )
@@ -44,48 +52,60 @@ class SandboxApp:
         return self.holder.current
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if (
-            scope["type"] != "http"
-            or path.startswith(SANDBOX_PREFIX)
-            or (path == RELOAD_PATH and scope["method"] == "POST")
-        ):
+        if scope["type"] != "http":
             await self.meta(scope, receive, send)
             return
+        snapshot = self.holder.current  # one snapshot per request, read once
+        path = scope["path"]
+        if path.startswith(SANDBOX_PREFIX) or (path == RELOAD_PATH and scope["method"] == "POST"):
+            await self.meta(scope, receive, _with_header(send, snapshot.revision_header))
+            return
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        request = IncomingRequest(scope["method"], scope["path"], scope["query_string"], headers)
-        prepared = answer(self.holder.current, request, self.services)
+        request = IncomingRequest(scope["method"], path, scope["query_string"], headers)
+        prepared = answer(snapshot, request, self.services)
         body = b"" if scope["method"] == "HEAD" else prepared.body
-        length = (b"content-length", b"%d" % len(prepared.body))
-        await send({"type": "http.response.start", "status": prepared.status, "headers": (*prepared.headers, length)})
+        extra = ((b"content-length", b"%d" % len(prepared.body)), snapshot.revision_header)
+        await send({"type": "http.response.start", "status": prepared.status, "headers": (*prepared.headers, *extra)})
         await send({"type": "http.response.body", "body": body})
 
     async def reload_mocks(self, request: Request) -> Response:
-        """Legacy route: reload the fixture repository from disk (spec §1.5, §6)."""
-        if self.rebuild is None:
+        """Legacy route: reload the fixture repository now (spec §1.5, §6); no auth, any host."""
+        if self.syncer is None:
             return Response(status_code=403)
-        snapshot = await run_in_threadpool(self.rebuild)
-        if snapshot.report.problems:
-            _LOG.warning(
-                "reload refused, %d problem(s); the previous snapshot keeps serving", len(snapshot.report.problems)
-            )
-            return JSONResponse(
-                {
-                    "message": "Reload refused: the previous cases keep serving",
-                    "problems": [str(p) for p in snapshot.report.problems],
-                },
-                status_code=422,
-            )
-        self.holder.swap(snapshot)
+        attempt = await run_in_threadpool(self.syncer.reload, "reload-mocks", force=True)
+        if attempt.outcome in ("refused", "failed"):
+            body = {"message": "Reload refused: the previous cases keep serving", "errors": attempt.errors}
+            return JSONResponse(body, status_code=422)
         return JSONResponse({"message": "Mock backend reloaded"})
 
+    async def webhook(self, request: Request) -> Response:
+        """GitHub push webhook, verified by `X-Hub-Signature-256`; nothing is fetched otherwise."""
+        body = await request.body()
+        if len(body) > _MAX_WEBHOOK_BYTES:
+            return JSONResponse({"error": "payload too large"}, status_code=413)
+        if not self.webhook_secret or not _signature_ok(
+            self.webhook_secret, body, request.headers.get("x-hub-signature-256")
+        ):
+            return JSONResponse({"error": "missing or invalid X-Hub-Signature-256"}, status_code=401)
+        if request.headers.get("x-github-event") == "ping":
+            return JSONResponse({"message": "pong"})
+        if self.syncer is None:
+            return JSONResponse({"error": "no fixture source to follow"}, status_code=409)
+        attempt = await run_in_threadpool(self.syncer.reload, "webhook")
+        status = 200 if attempt.outcome in ("swapped", "unchanged") else 422
+        return JSONResponse(
+            {"outcome": attempt.outcome, "revision": attempt.revision, "errors": attempt.errors}, status
+        )
+
     async def status(self, request: Request) -> Response:
+        if self.syncer is not None:
+            return JSONResponse(self.syncer.status())
         snapshot = self.snapshot
         report = snapshot.report
         body: dict[str, Any] = {
-            "root": report.root,
-            "mode": snapshot.mode.value,
+            "revision": snapshot.revision,
             "loaded_at": snapshot.loaded_at,
+            "mode": snapshot.mode.value,
             "operations": report.operations,
             "operations_by_api": dict(report.operations_by_api),
             "cases": report.cases,
@@ -95,5 +115,27 @@ class SandboxApp:
         return JSONResponse(body)
 
 
-def create_app(snapshot: Snapshot, services: Services | None = None, rebuild: Rebuild | None = None) -> SandboxApp:
-    return SandboxApp(SnapshotHolder(snapshot), services or Services(), rebuild)
+def _signature_ok(secret: str, body: bytes, header: str | None) -> bool:
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header[len("sha256=") :])
+
+
+def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), header]}
+        await send(message)
+
+    return sending
+
+
+def create_app(
+    snapshot: Snapshot,
+    services: Services | None = None,
+    syncer: Syncer | None = None,
+    webhook_secret: str | None = None,
+) -> SandboxApp:
+    holder = syncer.holder if syncer is not None and syncer.holder is not None else SnapshotHolder(snapshot)
+    return SandboxApp(holder, services or Services(), syncer, webhook_secret)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sandbox.matching import MatchMode
 
-if TYPE_CHECKING:
-    from sandbox.snapshot import Snapshot
+
+def default_cache_dir() -> Path:
+    from sandbox.sources import default_cache_dir as cache_dir
+
+    return cache_dir()
 
 
 def default_fixtures() -> Path:
@@ -25,47 +28,62 @@ def default_fixtures() -> Path:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import logging
+
     import uvicorn
 
-    from sandbox.app import create_app
-    from sandbox.auth import configured_secrets
-    from sandbox.pipeline import Services
-    from sandbox.ratelimit import RateLimiter
-    from sandbox.snapshot import build_snapshot
+    from sandbox.server import CONFIG_ENVIRONMENT, ServeConfig, assemble, make_syncer
+    from sandbox.sources import is_remote
+    from sandbox.sync import StartError
 
-    fixtures = Path(args.fixtures) if args.fixtures else default_fixtures()
-    if not fixtures.is_dir():
-        print(f"sandbox: fixture repository {fixtures} is not a folder", file=sys.stderr)
-        return 2
-    secrets = configured_secrets(args.jwt_secret)
-
-    def rebuild() -> Snapshot:
-        return build_snapshot(fixtures, MatchMode(args.match), secrets=secrets)
-
-    snapshot = rebuild()
-    for line in snapshot.report.summary_lines():
-        print(line, flush=True)
-    if snapshot.report.operations == 0:
-        print("sandbox: no operation found (no OpenAPI document with x-operationId)", file=sys.stderr)
-        return 2
-    print(f"Serving in {args.match} mode on http://{args.host}:{args.port}", flush=True)
-    services = Services(
-        limiter=None if args.no_rate_limit else RateLimiter(snapshot.throttles),
+    fixtures = [str(f) for f in args.fixtures] or [str(default_fixtures())]
+    for location in fixtures:
+        if not is_remote(location) and not Path(location).is_dir():
+            print(f"sandbox: fixture repository {location} is not a folder (nor a git URL)", file=sys.stderr)
+            return 2
+    config = ServeConfig(
+        fixtures=fixtures,
+        ref=args.ref,
+        cache_dir=str(args.cache_dir),
+        poll_s=args.poll,
+        match=args.match,
+        jwt_secrets=list(args.jwt_secret),
+        webhook_secret=args.webhook_secret,
+        rate_limit=not args.no_rate_limit,
         rate_limit_key=args.rate_limit_key,
         maintenance=args.maintenance,
         france_connect_expiry=args.france_connect_expiry,
         check_scopes=not args.no_scope_check,
-        fixed_today=args.today,
+        today=args.today.isoformat() if args.today else None,
+        watch=not args.no_watch,
     )
-    uvicorn.run(
-        create_app(snapshot, services, rebuild),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=args.access_log,
-        http="httptools",
-        loop="uvloop",
-    )
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(levelname)s: %(name)s: %(message)s")
+    syncer = make_syncer(config)
+    try:
+        holder = syncer.start()
+    except StartError as error:
+        print(f"sandbox: {error}", file=sys.stderr)
+        return 2
+    snapshot = holder.current
+    for line in snapshot.report.summary_lines():
+        print(line, flush=True)
+    print(f"  revision: {snapshot.revision}", flush=True)
+    for source in syncer.sources:
+        if getattr(source, "serving_cached", False):
+            print(f"  WARNING: {source.location} is unreachable: serving the cached commit", flush=True)
+    if snapshot.report.operations == 0:
+        print("sandbox: no operation found (no OpenAPI document with x-operationId)", file=sys.stderr)
+        return 2
+    print(f"Serving in {args.match} mode on http://{args.host}:{args.port}", flush=True)
+    common = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
+    if args.workers > 1:
+        # Each worker assembles its own app; the cache is warm and the leader lock is free again.
+        syncer.stop()
+        os.environ[CONFIG_ENVIRONMENT] = config.to_environment()
+        uvicorn.run("sandbox.server:create_app_from_environment", factory=True, workers=args.workers, **common)
+    else:
+        uvicorn.run(assemble(config, syncer), http="httptools", loop="uvloop", **common)
+        syncer.stop()
     return 0
 
 
@@ -83,8 +101,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--fixtures",
-        metavar="PATH",
-        help="fixture repository (folder with payloads/ and OpenAPI documents); default: the embedded one",
+        metavar="PATH_OR_GIT_URL",
+        action="append",
+        default=[],
+        help="fixture repository: a folder (watched for changes) or a git URL (https://, file://, ssh); "
+        "repeat to layer sources, later ones adding and overriding cases; default: the embedded one",
+    )
+    sync = serve.add_argument_group("following a git repository")
+    sync.add_argument("--ref", help="branch, tag or commit to serve (default: the remote's HEAD)")
+    sync.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=default_cache_dir(),
+        metavar="DIR",
+        help="where clones, exported commits and parsed OpenAPI documents are kept (default: %(default)s)",
+    )
+    sync.add_argument(
+        "--poll", type=float, default=60.0, metavar="SECONDS", help="fetch interval; 0: never (default: %(default)s)"
+    )
+    sync.add_argument(
+        "--webhook-secret",
+        metavar="SECRET",
+        help="secret of the GitHub push webhook POST /__sandbox/webhook (also SANDBOX_WEBHOOK_SECRET)",
+    )
+    sync.add_argument("--no-watch", action="store_true", help="do not watch local folders nor poll remotes")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes (one of them fetches; default: %(default)s)"
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default: %(default)s)")

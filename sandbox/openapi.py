@@ -50,6 +50,7 @@ class Operation:
     responses: Mapping[str, Mapping[str, Any] | None]
     document: str
     components: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    layer: int = 0
 
     @property
     def is_v2(self) -> bool:
@@ -106,6 +107,8 @@ def operations_from_documents(
             if not isinstance(operation_id, str) or not operation_id:
                 continue
             if operation_id in operations:
+                if operations[operation_id].layer != document.layer:
+                    continue  # a later fixture source redefines it: the later one was read first
                 problems.append(
                     LoadProblem(
                         document.path,
@@ -131,6 +134,7 @@ def operations_from_documents(
                 responses={str(status): _response_schema(body, components) for status, body in responses.items()},
                 document=document.path,
                 components=components,
+                layer=document.layer,
             )
     return operations
 

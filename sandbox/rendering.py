@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
@@ -15,9 +16,18 @@ _RAILS_ESCAPES = str.maketrans(
 )
 
 
+def _iso(value: Any) -> str:
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def encode_json(value: Any) -> bytes:
-    """Compact JSON, key order kept, non-ASCII raw UTF-8, `<>&` and U+2028/9 escaped like Rails."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """Compact JSON, key order kept, non-ASCII raw UTF-8, `<>&` and U+2028/9 escaped like Rails.
+
+    Dates (an unquoted `example: 2023-01-31` in an OpenAPI document) are written as ISO text.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_iso)
     return text.translate(_RAILS_ESCAPES).encode("utf-8")
 
 

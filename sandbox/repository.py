@@ -7,11 +7,14 @@ path, a line and a reason, and the rest of the tree still loads.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pickle
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,8 @@ class Case:
     source: str
     # 1-based line of each top-level key, for messages that point into the file.
     lines: dict[str, int] = field(default_factory=dict)
+    # index of the fixture source this case comes from (--fixtures A --fixtures B: 0, 1)
+    layer: int = 0
 
     @property
     def id(self) -> str:
@@ -69,6 +74,7 @@ class OpenAPIDocument:
     path: str
     content: dict[str, Any]
     text: str = field(default="", repr=False)
+    layer: int = 0
 
 
 @dataclass(slots=True)
@@ -84,19 +90,89 @@ class RepositoryContent:
     tokens: dict[str, str] = field(default_factory=dict)
     lookup_rules: list[dict[str, Any]] = field(default_factory=list)
     files_read: int = 0
+    digests: set[str] = field(default_factory=set)
 
 
-def read_repository(root: str | os.PathLike[str]) -> RepositoryContent:
+class ParseCache:
+    """Parsed files by content hash, so a reload parses only what changed.
+
+    OpenAPI documents, the slowest files to parse, are also kept on disk (pickled, in a
+    folder of ours) so that a restart does not parse them again.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str] | None = None) -> None:
+        self._folder = Path(folder) / "openapi" if folder is not None else None
+        self._documents: dict[str, Any] = {}
+        self._cases: dict[tuple[str, str, str], tuple[Case | None, tuple[LoadProblem, ...]]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def document(self, digest: str, parse: Callable[[], Any]) -> Any:
+        if digest in self._documents:
+            self.hits += 1
+            return self._documents[digest]
+        path = self._folder / f"{digest}.pickle" if self._folder is not None else None
+        data: Any = None
+        if path is not None and path.is_file():
+            try:
+                data = pickle.loads(path.read_bytes())
+                self.hits += 1
+            except Exception:  # a damaged cache file is parsed again
+                data = None
+        if data is None:
+            self.misses += 1
+            data = parse()
+            if path is not None:
+                _write_atomically(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+        self._documents[digest] = data
+        return data
+
+    def case(
+        self, key: tuple[str, str, str], parse: Callable[[list[LoadProblem]], Case | None]
+    ) -> tuple[Case | None, tuple[LoadProblem, ...]]:
+        if key in self._cases:
+            self.hits += 1
+            return self._cases[key]
+        self.misses += 1
+        problems: list[LoadProblem] = []
+        entry = (parse(problems), tuple(problems))
+        self._cases[key] = entry
+        return entry
+
+    def keep_only(self, digests: set[str]) -> None:
+        """Forget entries of files that no longer exist (bounded memory across reloads)."""
+        self._documents = {k: v for k, v in self._documents.items() if k in digests}
+        self._cases = {k: v for k, v in self._cases.items() if k[2] in digests}
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # the cache is an optimisation: a read-only disk only costs a parse
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_repository(
+    root: str | os.PathLike[str], cache: ParseCache | None = None, *, layer: int = 0
+) -> RepositoryContent:
     base = Path(root).resolve()
     content = RepositoryContent(root=str(base))
     if not base.is_dir():
         content.problems.append(LoadProblem(str(base), None, "fixture repository not found (not a folder)"))
         return content
-    _read_documents(base, content)
+    cache = cache or ParseCache()
+    _read_documents(base, content, cache, layer)
     payloads = base / "payloads"
     if payloads.is_dir():
         for folder in sorted(p for p in payloads.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            content.folders[folder.name] = list(_read_folder(base, folder, content))
+            content.folders[folder.name] = list(_read_folder(base, folder, content, cache, layer))
     else:
         content.problems.append(LoadProblem(str(payloads), None, "no payloads/ folder: no case loaded"))
     _read_data_files(base, content)
@@ -138,13 +214,15 @@ def _candidate_documents(base: Path) -> Iterator[Path]:
                     yield path
 
 
-def _read_documents(base: Path, content: RepositoryContent) -> None:
+def _read_documents(base: Path, content: RepositoryContent, cache: ParseCache, layer: int) -> None:
     for path in _candidate_documents(base):
         rel = _relative(base, path)
         content.files_read += 1
         try:
-            text = path.read_text(encoding="utf-8")
-            data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
+            raw = path.read_bytes()
+            content.digests.add(digest := _digest(raw))
+            text = raw.decode("utf-8")
+            data = cache.document(digest, partial(_parse_document, text, path.suffix))
         except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError, OSError) as error:
             content.problems.append(
                 LoadProblem(rel, _error_line(error), f"OpenAPI document unreadable: {_short(error)}")
@@ -152,21 +230,30 @@ def _read_documents(base: Path, content: RepositoryContent) -> None:
             continue
         if not isinstance(data, dict) or "openapi" not in data or not isinstance(data.get("paths"), dict):
             continue
-        content.documents.append(OpenAPIDocument(rel, data, text))
+        content.documents.append(OpenAPIDocument(rel, data, text, layer))
 
 
-def _read_folder(base: Path, folder: Path, content: RepositoryContent) -> Iterator[Case]:
+def _parse_document(text: str, suffix: str) -> Any:
+    return json.loads(text) if suffix == ".json" else yaml.load(text, Loader=_Loader)
+
+
+def _read_folder(base: Path, folder: Path, content: RepositoryContent, cache: ParseCache, layer: int) -> Iterator[Case]:
     for path in sorted(folder.iterdir()):
         if not path.is_file() or not path.name.endswith(CASE_SUFFIXES):
             continue
         content.files_read += 1
         rel = _relative(base, path)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
         except (OSError, UnicodeDecodeError) as error:
             content.problems.append(LoadProblem(rel, None, f"cannot read file: {_short(error)}"))
             continue
-        case = parse_case(folder.name, path.name, text, rel, content.problems)
+        content.digests.add(digest := _digest(raw))
+        case, problems = cache.case(
+            (rel, str(layer), digest), partial(parse_case, folder.name, path.name, text, rel, layer=layer)
+        )
+        content.problems.extend(problems)
         if case is not None:
             yield case
 
@@ -181,7 +268,9 @@ def _key_lines(text: str) -> dict[str, int]:
     return lines
 
 
-def parse_case(folder: str, file: str, text: str, rel: str, problems: list[LoadProblem]) -> Case | None:
+def parse_case(
+    folder: str, file: str, text: str, rel: str, problems: list[LoadProblem], *, layer: int = 0
+) -> Case | None:
     """Parse one case file; on failure append the reason to `problems` and return None."""
     try:
         data = yaml.load(text, Loader=_Loader)
@@ -223,6 +312,7 @@ def parse_case(folder: str, file: str, text: str, rel: str, problems: list[LoadP
         api_path=_optional_text(data.get("api_path")),
         source=rel,
         lines=lines,
+        layer=layer,
     )
 
 
@@ -290,3 +380,29 @@ def _short(error: Exception) -> str:
     if isinstance(problem, str):
         return problem
     return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def merge_layers(contents: list[RepositoryContent]) -> RepositoryContent:
+    """Several sources, later ones on top: they add operations and cases, and win on the same key.
+
+    Cases keep their layer; the snapshot resolves overrides when it indexes them (a later
+    case with the same normalised params replaces the earlier one). Documents of later
+    layers come first, so their operations replace the earlier definitions.
+    """
+    if len(contents) == 1:
+        return contents[0]
+    merged = RepositoryContent(root=" + ".join(c.root for c in contents))
+    for layer, content in enumerate(contents):
+        merged.documents[:0] = content.documents
+        for folder, cases in content.folders.items():
+            merged.folders.setdefault(folder, []).extend(cases)
+        merged.problems.extend(content.problems)
+        if content.authorizations is not None:
+            merged.authorizations = {**(merged.authorizations or {}), **content.authorizations}
+        if content.throttles is not None:
+            merged.throttles = content.throttles
+        merged.tokens.update({f"{layer}:{name}": token for name, token in content.tokens.items()})
+        merged.lookup_rules[:0] = content.lookup_rules
+        merged.files_read += content.files_read
+        merged.digests |= content.digests
+    return merged

@@ -8,6 +8,7 @@ and swaps one reference (`SnapshotHolder`); a build that fails leaves the old on
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -27,7 +28,9 @@ from sandbox.repository import (
     Case,
     LoadProblem,
     OpenAPIDocument,
+    ParseCache,
     RepositoryContent,
+    merge_layers,
     read_repository,
 )
 from sandbox.routing import Router
@@ -113,7 +116,24 @@ class Snapshot:
     throttles: tuple[ThrottleGroup, ...] = field(repr=False)
     # raw OpenAPI documents by family (entreprise, particulier, particulier_v2), for the download routes
     documents: Mapping[str, bytes] = field(repr=False)
+    # what was loaded: one revision per source (git commit, or a digest of a folder's files)
+    revision: str = ""
+    layers: tuple[Layer, ...] = ()
     loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def revision_header(self) -> tuple[bytes, bytes]:
+        return (b"x-sandbox-commit", self.revision.encode("latin-1", "replace"))
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One fixture source of a snapshot, as the status route shows it."""
+
+    root: str
+    revision: str
+    cases: int
+    overrides: int  # cases of earlier sources this one replaces
 
 
 def prepare_case(operation: Operation, case: Case, *, fallback: bool = False) -> Prepared:
@@ -180,16 +200,33 @@ def _document_family(document: OpenAPIDocument, operations: Mapping[str, Operati
     return families.pop() if len(families) == 1 else None
 
 
+def content_revision(content: RepositoryContent) -> str:
+    """A short digest of every file read: two trees with the same files have the same revision."""
+    digest = hashlib.sha256("".join(sorted(content.digests)).encode()).hexdigest()
+    return f"content-{digest[:12]}"
+
+
 def build_snapshot(
-    root: str | Path,
+    root: str | Path | Sequence[str | Path],
     mode: MatchMode = MatchMode.DOCUMENTED,
     *,
     secrets: Sequence[str] | None = None,
     rulebook: RuleBook | None = None,
+    cache: ParseCache | None = None,
+    revisions: Sequence[str | None] | None = None,
 ) -> Snapshot:
-    """Read `root` and build a complete snapshot; bad files are reported, not fatal."""
+    """Read one fixture source, or several layered ones, and build a complete snapshot.
+
+    Bad files are reported in the load report, never fatal. `revisions` names what each
+    source is (a git commit); a source without one is named by a digest of its files.
+    """
     started = time.perf_counter()
-    content = read_repository(root)
+    roots = [root] if isinstance(root, (str, Path)) else list(root)
+    cache = cache or ParseCache()
+    layer_contents = [read_repository(r, cache, layer=index) for index, r in enumerate(roots)]
+    named = list(revisions or [None] * len(layer_contents))
+    layer_revisions = [r or content_revision(c) for r, c in zip(named, layer_contents, strict=True)]
+    content = merge_layers(layer_contents)
     problems = list(content.problems)
     operations = operations_from_documents(content.documents, problems)
     book = (rulebook or builtin_rulebook()).extended(content.lookup_rules, "sandbox.yaml")
@@ -197,6 +234,7 @@ def build_snapshot(
     checks = build_checks()
 
     tables: dict[str, OperationTable] = {}
+    overrides: Counter[int] = Counter()
     for operation_id, operation in operations.items():
         cases = tuple(content.folders.get(operation_id, ()))
         keys = KeyBuilder.for_operation(
@@ -209,7 +247,9 @@ def build_snapshot(
         owners: dict[str, Case] = {}
         for case in cases:
             key = keys.case_key(case.params)
-            if key in owners:
+            if key in owners and owners[key].layer != case.layer:
+                overrides[case.layer] += 1
+            elif key in owners:
                 problems.append(
                     LoadProblem(
                         case.source,
@@ -267,6 +307,16 @@ def build_snapshot(
         verifier=TokenVerifier(configured_secrets() if secrets is None else secrets, content.tokens.values()),
         throttles=throttle_groups(content.throttles),
         documents=MappingProxyType(documents),
+        revision=" + ".join(layer_revisions),
+        layers=tuple(
+            Layer(
+                root=layer_content.root,
+                revision=layer_revision,
+                cases=sum(len(v) for k, v in layer_content.folders.items() if k != FRANCE_CONNECT_FOLDER),
+                overrides=overrides[index],
+            )
+            for index, (layer_content, layer_revision) in enumerate(zip(layer_contents, layer_revisions, strict=True))
+        ),
     )
 
 

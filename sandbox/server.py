@@ -1,0 +1,96 @@
+"""Assembling a sandbox process: sources, sync, services, the app; and running it with uvicorn.
+
+`ServeConfig` is everything `sandbox serve` was told. With `--workers N` each worker
+process assembles its own app from the same configuration (passed in the environment);
+the workers share the cache folder, where one of them (the leader) fetches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sandbox.app import SandboxApp, create_app
+from sandbox.auth import configured_secrets
+from sandbox.matching import MatchMode
+from sandbox.pipeline import Services
+from sandbox.ratelimit import RateLimiter
+from sandbox.repository import ParseCache
+from sandbox.snapshot import Snapshot, build_snapshot
+from sandbox.sources import LeaderLock, default_cache_dir, make_source
+from sandbox.sync import Syncer
+
+CONFIG_ENVIRONMENT = "SANDBOX_SERVE_CONFIG"
+WEBHOOK_SECRET_ENVIRONMENT = "SANDBOX_WEBHOOK_SECRET"
+
+
+@dataclass
+class ServeConfig:
+    fixtures: list[str]
+    ref: str | None = None
+    cache_dir: str = field(default_factory=lambda: str(default_cache_dir()))
+    poll_s: float = 60.0
+    match: str = MatchMode.DOCUMENTED.value
+    jwt_secrets: list[str] = field(default_factory=list)
+    webhook_secret: str | None = None
+    rate_limit: bool = True
+    rate_limit_key: str = "jti"
+    maintenance: bool = False
+    france_connect_expiry: bool = False
+    check_scopes: bool = True
+    today: str | None = None  # YYYY-MM-DD
+    watch: bool = True
+
+    def to_environment(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_environment(cls) -> ServeConfig:
+        return cls(**json.loads(os.environ[CONFIG_ENVIRONMENT]))
+
+
+def make_syncer(config: ServeConfig) -> Syncer:
+    cache_dir = Path(config.cache_dir)
+    sources = [make_source(location, config.ref, cache_dir) for location in config.fixtures]
+    cache = ParseCache(cache_dir)
+    mode = MatchMode(config.match)
+    secrets = configured_secrets(config.jwt_secrets)
+
+    def build(trees: Sequence[Path], revisions: Sequence[str | None]) -> Snapshot:
+        snapshot = build_snapshot(list(trees), mode, secrets=secrets, cache=cache, revisions=revisions)
+        cache.keep_only(snapshot.content.digests)
+        return snapshot
+
+    leader = LeaderLock(cache_dir) if any(s.kind == "git" for s in sources) else None
+    return Syncer(sources, build, poll_s=config.poll_s, leader=leader)
+
+
+def assemble(config: ServeConfig, syncer: Syncer | None = None) -> SandboxApp:
+    """A ready app: first snapshot built, background sync running."""
+    syncer = syncer or make_syncer(config)
+    holder = syncer.holder or syncer.start()
+    snapshot = holder.current
+    services = Services(
+        limiter=RateLimiter(snapshot.throttles) if config.rate_limit else None,
+        rate_limit_key=config.rate_limit_key,
+        maintenance=config.maintenance,
+        france_connect_expiry=config.france_connect_expiry,
+        check_scopes=config.check_scopes,
+        fixed_today=datetime.date.fromisoformat(config.today) if config.today else None,
+    )
+    if config.watch:
+        syncer.run_in_background()
+    secret = config.webhook_secret or os.environ.get(WEBHOOK_SECRET_ENVIRONMENT)
+    return create_app(snapshot, services, syncer, secret)
+
+
+def create_app_from_environment() -> SandboxApp:
+    """uvicorn factory for `--workers N`: each worker assembles its own app."""
+    logging.basicConfig(level=logging.INFO)
+    return assemble(ServeConfig.from_environment())

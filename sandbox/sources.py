@@ -1,0 +1,245 @@
+"""Where fixtures come from: a local folder, or a git remote followed through a local cache.
+
+A git source keeps a bare clone in the cache folder and exports every commit it serves
+to its own immutable folder (`trees/<sha>`), then points `CURRENT` at it with an atomic
+rename. A snapshot is therefore always built from the files of exactly one commit, and
+several worker processes can share the cache: one of them (the leader) fetches, the
+others follow `CURRENT`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import os
+import re
+import shutil
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import git
+
+_REMOTE = re.compile(r"^(https?|file|ssh|git)://|^[\w.-]+@[\w.-]+:")
+_GIT_TIMEOUT_S = 120
+_KEPT_TREES = 3
+
+
+def is_remote(location: str) -> bool:
+    return bool(_REMOTE.match(location))
+
+
+def redact(location: str) -> str:
+    """A URL without its credentials, fit for logs and the status route."""
+    return re.sub(r"//[^/@]+@", "//***@", location)
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "sandbox"
+
+
+class FetchError(RuntimeError):
+    """The remote could not be reached or did not give the requested ref."""
+
+
+@dataclass
+class SourceHealth:
+    last_fetch: float | None = None
+    last_success: float | None = None
+    next_fetch: float | None = None
+    failures: int = 0
+    last_error: str | None = None
+    fetches: int = 0
+
+
+@dataclass
+class LocalSource:
+    path: Path
+    health: SourceHealth = field(default_factory=SourceHealth)
+
+    kind = "local"
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def tree(self) -> Path:
+        return self.path
+
+    def watched(self) -> Path:
+        """The folder to watch: the link's folder when the source is a symlink (git-sync swaps it)."""
+        return self.path.parent if self.path.is_symlink() else self.path
+
+    def revision(self) -> str | None:
+        """None: the snapshot names a local folder by a digest of its files."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "location": self.location}
+
+
+class GitSource:
+    kind = "git"
+
+    def __init__(self, url: str, ref: str | None, cache_dir: Path) -> None:
+        self.url = url
+        self.ref = ref
+        key = hashlib.sha256(f"{url}#{ref or ''}".encode()).hexdigest()[:16]
+        self.home = cache_dir / "git" / key
+        self.repo_dir = self.home / "repo.git"
+        self.trees = self.home / "trees"
+        self.pointer = self.home / "CURRENT"
+        self.health = SourceHealth()
+        self.serving_cached = False
+
+    @property
+    def location(self) -> str:
+        return redact(self.url)
+
+    def current(self) -> str | None:
+        """The commit the cache points at (what every worker serves), if any."""
+        try:
+            sha = self.pointer.read_text().strip()
+        except OSError:
+            return None
+        return sha if sha and (self.trees / sha).is_dir() else None
+
+    def tree(self) -> Path:
+        sha = self.current()
+        if sha is None:
+            raise FetchError(f"no commit of {self.location} in the cache yet")
+        return self.trees / sha
+
+    def revision(self) -> str | None:
+        return self.current()
+
+    def fetch(self) -> str:
+        """Fetch the ref, export its commit, point CURRENT at it; returns the commit sha."""
+        self.health.last_fetch = time.time()
+        self.health.fetches += 1
+        try:
+            sha = self._fetch()
+        except Exception as error:
+            self.health.failures += 1
+            self.health.last_error = _git_error(error)
+            raise FetchError(self.health.last_error) from error
+        self.health.failures = 0
+        self.health.last_error = None
+        self.health.last_success = time.time()
+        self.serving_cached = False
+        return sha
+
+    def _fetch(self) -> str:
+        self.home.mkdir(parents=True, exist_ok=True)
+        repo = git.Repo(self.repo_dir) if self.repo_dir.is_dir() else git.Repo.init(self.repo_dir, bare=True)
+        environment = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+        target = self.ref or "HEAD"
+        with repo.git.custom_environment(**environment):
+            try:
+                repo.git.fetch("--depth=1", "--force", "--no-tags", self.url, target, kill_after_timeout=_GIT_TIMEOUT_S)
+            except git.GitCommandError:
+                # Some servers refuse shallow fetches of a commit id: fetch what they give.
+                repo.git.fetch("--force", "--tags", self.url, kill_after_timeout=_GIT_TIMEOUT_S)
+                repo.git.fetch("--force", self.url, target, kill_after_timeout=_GIT_TIMEOUT_S)
+        sha = str(repo.git.rev_parse("FETCH_HEAD^{commit}"))
+        self._export(repo, sha)
+        _replace_text(self.pointer, sha)
+        self._collect(keep=sha)
+        return sha
+
+    def _export(self, repo: git.Repo, sha: str) -> None:
+        destination = self.trees / sha
+        if destination.is_dir():
+            return
+        self.trees.mkdir(parents=True, exist_ok=True)
+        staging = self.trees / f".{sha}.{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        archive = io.BytesIO()
+        repo.archive(archive, treeish=sha, format="tar")
+        archive.seek(0)
+        with tarfile.open(fileobj=archive) as tar:
+            tar.extractall(staging, filter="data")
+        try:
+            os.rename(staging, destination)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)  # another process exported it first
+
+    def _collect(self, keep: str) -> None:
+        """Delete old exported commits, keeping the newest few (a follower may still read one)."""
+        trees = sorted(
+            (p for p in self.trees.iterdir() if p.is_dir() and not p.name.startswith(".")),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        for old in trees[_KEPT_TREES:]:
+            if old.name != keep:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "location": self.location,
+            "ref": self.ref or "HEAD (remote default)",
+            "commit": self.current(),
+            "serving_cached_commit": self.serving_cached,
+        }
+
+
+Source = LocalSource | GitSource
+
+
+def make_source(location: str, ref: str | None, cache_dir: Path) -> Source:
+    if is_remote(location):
+        return GitSource(location, ref, cache_dir)
+    # Not resolved: a symlink swapped atomically (git-sync) is followed at every reload.
+    return LocalSource(Path(location).absolute())
+
+
+def _replace_text(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def _git_error(error: Exception) -> str:
+    if isinstance(error, git.GitCommandError):
+        detail = (error.stderr or "").strip().splitlines()
+        return redact(detail[-1] if detail else f"git exited with {error.status}")
+    return redact(f"{type(error).__name__}: {error}")
+
+
+class LeaderLock:
+    """At most one process per cache folder fetches from remotes (the others follow CURRENT)."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.path = cache_dir / "leader.lock"
+        self._handle: IO[str] | None = None
+
+    def try_acquire(self) -> bool:
+        if self._handle is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._handle = handle
+        return True
+
+    @property
+    def held(self) -> bool:
+        return self._handle is not None
+
+    def release(self) -> None:
+        if self._handle is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None

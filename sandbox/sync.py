@@ -1,0 +1,253 @@
+"""Following fixture sources live: fetch, build a complete snapshot off the request path, swap.
+
+A reload fetches the git sources (only the leader process does), builds a new snapshot
+from the exported trees, and swaps the single reference the request path reads. A build
+that brings new problems (a broken YAML file, a bad OpenAPI document…) is refused: the
+previous snapshot keeps serving, and the failure is kept for `/__sandbox/status`.
+
+Triggers: a poll timer (git sources), a file watcher (local folders, debounced),
+`POST /api/reload-mocks` and the push webhook. One reload runs at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sandbox.snapshot import Snapshot, SnapshotHolder
+from sandbox.sources import FetchError, GitSource, LeaderLock, LocalSource, Source
+
+_LOG = logging.getLogger("sandbox.sync")
+_MAX_BACKOFF_S = 600.0
+_FOLLOW_INTERVAL_S = 0.5
+_WATCH_DEBOUNCE_MS = 200
+
+Build = Callable[[Sequence[Path], Sequence[str | None]], Snapshot]
+
+
+class StartError(RuntimeError):
+    """No snapshot can be served: the remote is unreachable and the cache is empty."""
+
+
+@dataclass
+class ReloadAttempt:
+    reason: str
+    started_at: float
+    duration_ms: float = 0.0
+    outcome: str = "pending"  # swapped | unchanged | refused | failed
+    revision: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+class Syncer:
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        build: Build,
+        *,
+        poll_s: float = 60.0,
+        leader: LeaderLock | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sources = list(sources)
+        self.build = build
+        self.poll_s = poll_s
+        self.leader = leader
+        self.clock = clock
+        self.holder: SnapshotHolder | None = None
+        self.last_attempt: ReloadAttempt | None = None
+        self.last_failure: ReloadAttempt | None = None
+        self.reloads = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- start and stop --------------------------------------------------------------------
+
+    @property
+    def git_sources(self) -> list[GitSource]:
+        return [s for s in self.sources if isinstance(s, GitSource)]
+
+    def is_leader(self) -> bool:
+        return self.leader is None or self.leader.try_acquire()
+
+    def start(self) -> SnapshotHolder:
+        """Fetch (leader), build the first snapshot; a filled cache stands in for an unreachable remote."""
+        for source in self.git_sources:
+            if self.is_leader():
+                try:
+                    source.fetch()
+                except FetchError as error:
+                    if source.current() is None:
+                        raise StartError(f"{source.location}: {error}; no cached commit to serve") from error
+                    source.serving_cached = True
+                    self._schedule_retry(source)
+                    _LOG.warning(
+                        "%s unreachable (%s): serving the cached commit %s", source.location, error, source.current()
+                    )
+            elif source.current() is None:
+                self._wait_for_leader(source)
+        snapshot = self.build([s.tree() for s in self.sources], [s.revision() for s in self.sources])
+        self.holder = SnapshotHolder(snapshot)
+        return self.holder
+
+    def _wait_for_leader(self, source: GitSource, timeout_s: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while source.current() is None:
+            if time.monotonic() > deadline:
+                raise StartError(f"{source.location}: no commit in the cache after {timeout_s:.0f} s")
+            time.sleep(0.1)
+
+    def run_in_background(self) -> None:
+        """Start the poll and follow loop (git sources) and the watchers (local folders)."""
+        if self.git_sources:
+            self._spawn(self._poll_loop, "sandbox-poll")
+        for source in self.sources:
+            if isinstance(source, LocalSource):
+                self._spawn(partial(self._watch, source), f"sandbox-watch-{source.path.name}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self.leader is not None:
+            self.leader.release()
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # -- reloading -------------------------------------------------------------------------
+
+    def reload(self, reason: str, *, fetch: bool = True, force: bool = False) -> ReloadAttempt:
+        """Fetch (if asked and leader), rebuild when something changed (or `force`), swap if sound."""
+        with self._lock:
+            attempt = ReloadAttempt(reason=reason, started_at=self.clock())
+            started = time.perf_counter()
+            try:
+                self._reload(attempt, fetch=fetch, force=force)
+            except Exception as error:  # a reload must never take the server down
+                attempt.outcome = "failed"
+                attempt.errors.append(f"{type(error).__name__}: {error}")
+                _LOG.exception("reload failed (%s)", reason)
+            attempt.duration_ms = (time.perf_counter() - started) * 1000
+            self.last_attempt = attempt
+            if attempt.outcome in ("failed", "refused"):
+                self.last_failure = attempt
+            return attempt
+
+    def _reload(self, attempt: ReloadAttempt, *, fetch: bool, force: bool) -> None:
+        assert self.holder is not None, "start() first"
+        if fetch and self.is_leader():
+            for source in self.git_sources:
+                try:
+                    source.fetch()
+                except FetchError as error:
+                    self._schedule_retry(source)
+                    attempt.errors.append(f"fetch {source.location}: {error}")
+        current = self.holder.current
+        revisions = [s.revision() for s in self.sources]
+        has_local = any(isinstance(s, LocalSource) for s in self.sources)
+        if not force and not has_local and " + ".join(r or "" for r in revisions) == current.revision:
+            attempt.outcome = "failed" if attempt.errors else "unchanged"
+            attempt.revision = current.revision
+            return
+        snapshot = self.build([s.tree() for s in self.sources], revisions)
+        attempt.revision = snapshot.revision
+        known = {str(p) for p in current.report.problems}
+        new_problems = [str(p) for p in snapshot.report.problems if str(p) not in known]
+        if new_problems:
+            attempt.outcome = "refused"
+            attempt.errors.extend(new_problems)
+            _LOG.error(
+                "reload of %s refused, the previous snapshot (%s) keeps serving:\n  %s",
+                snapshot.revision,
+                current.revision,
+                "\n  ".join(new_problems),
+            )
+            return
+        if snapshot.revision == current.revision and not force:
+            attempt.outcome = "unchanged"
+            return
+        self.holder.swap(snapshot)
+        self.reloads += 1
+        attempt.outcome = "swapped"
+        _LOG.info("now serving %s (%s)", snapshot.revision, attempt.reason)
+
+    def _schedule_retry(self, source: GitSource) -> None:
+        """Exponential backoff from min(poll, 30 s), capped at 10 minutes."""
+        base = min(self.poll_s or 30.0, 30.0)
+        delay = min(base * 2 ** max(source.health.failures - 1, 0), _MAX_BACKOFF_S)
+        source.health.next_fetch = self.clock() + delay
+
+    # -- background loops ------------------------------------------------------------------
+
+    def _poll_loop(self) -> None:
+        """Leader: fetch every poll interval (sooner after a failure, with backoff).
+        Followers: rebuild as soon as the leader moves CURRENT."""
+        now = self.clock()
+        for source in self.git_sources:
+            if source.health.next_fetch is None and self.poll_s > 0:
+                source.health.next_fetch = now + self.poll_s
+        while not self._stop.wait(min(_FOLLOW_INTERVAL_S, self.poll_s or _FOLLOW_INTERVAL_S)):
+            if self.is_leader():
+                now = self.clock()
+                due = [s for s in self.git_sources if s.health.next_fetch is not None and s.health.next_fetch <= now]
+                if due:
+                    for source in due:
+                        source.health.next_fetch = now + self.poll_s if self.poll_s > 0 else None
+                    self.reload("poll")
+                    continue
+            assert self.holder is not None
+            revisions = " + ".join(s.revision() or "" for s in self.sources)
+            if not any(isinstance(s, LocalSource) for s in self.sources) and revisions != self.holder.current.revision:
+                self.reload("follow", fetch=False)
+
+    def _watch(self, source: LocalSource) -> None:
+        from watchfiles import watch
+
+        for changes in watch(
+            source.watched(),
+            stop_event=self._stop,
+            debounce=_WATCH_DEBOUNCE_MS,
+            step=50,
+            watch_filter=lambda _change, path: "/.git/" not in path,
+            raise_interrupt=False,
+        ):
+            _LOG.info("%d change(s) under %s", len(changes), source.path)
+            self.reload("file change", fetch=False)
+
+    # -- status ----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        assert self.holder is not None
+        snapshot = self.holder.current
+        report = snapshot.report
+        return {
+            "revision": snapshot.revision,
+            "loaded_at": snapshot.loaded_at,
+            "mode": snapshot.mode.value,
+            "operations": report.operations,
+            "operations_by_api": dict(report.operations_by_api),
+            "cases": report.cases,
+            "france_connect_tokens": report.france_connect_tokens,
+            "problems": [str(p) for p in report.problems],
+            "layers": [asdict(layer) for layer in snapshot.layers],
+            "sources": [{**source.describe(), "health": asdict(source.health)} for source in self.sources],
+            "sync": {
+                "pid": os.getpid(),
+                "poll_s": self.poll_s,
+                "leader": self.leader is None or self.leader.held,
+                "reloads": self.reloads,
+                "last_attempt": asdict(self.last_attempt) if self.last_attempt else None,
+                "last_failure": asdict(self.last_failure) if self.last_failure else None,
+            },
+        }
