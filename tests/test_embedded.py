@@ -64,3 +64,9 @@ def test_no_embedded_file_is_a_copy_of_the_public_corpora() -> None:
     ours = [p for folder in ("payloads", "schemas", "data") for p in (ROOT / folder).rglob("*") if p.is_file()]
     copies = [str(p.relative_to(ROOT)) for p in ours if hashlib.sha256(p.read_bytes()).hexdigest() in theirs]
     assert ours and copies == []
+
+
+def test_embedded_generated_docs_are_up_to_date() -> None:
+    from sandbox.docs import generate, stale_files
+
+    assert stale_files(ROOT, generate(ROOT, None)) == []
