@@ -32,7 +32,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from sandbox.server import CONFIG_ENVIRONMENT, ServeConfig, assemble, make_syncer
+    from sandbox.server import CONFIG_ENVIRONMENT, ServeConfig, assemble, make_syncer, redact_logs
     from sandbox.sources import is_remote
     from sandbox.sync import StartError
 
@@ -56,8 +56,11 @@ def _serve(args: argparse.Namespace) -> int:
         check_scopes=not args.no_scope_check,
         today=args.today.isoformat() if args.today else None,
         watch=not args.no_watch,
+        validate_responses=args.validate_responses,
+        journal_size=args.journal_size,
     )
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(levelname)s: %(name)s: %(message)s")
+    redact_logs()
     syncer = make_syncer(config)
     try:
         holder = syncer.start()
@@ -127,6 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--no-watch", action="store_true", help="do not watch local folders nor poll remotes")
     serve.add_argument(
         "--workers", type=int, default=1, help="worker processes (one of them fetches; default: %(default)s)"
+    )
+    diagnostics = serve.add_argument_group("diagnostics")
+    diagnostics.add_argument(
+        "--validate-responses",
+        action="store_true",
+        help="check every answer against the OpenAPI schema of its status: X-Sandbox-Schema: "
+        "valid|invalid|undocumented, details in the journal (GET /__sandbox/requests)",
+    )
+    diagnostics.add_argument(
+        "--journal-size",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="requests kept by the journal, GET /__sandbox/requests (default: %(default)s)",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default: %(default)s)")
@@ -201,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--jwt-secret", metavar="SECRET", help="sign with this secret instead of the configured one")
     token.set_defaults(handler=_token)
+
+    from sandbox import contract as contract_command
+    from sandbox import docs as docs_command
+    from sandbox import lint as lint_command
+    from sandbox import scaffold as scaffold_command
+
+    for command in (lint_command, docs_command, scaffold_command, contract_command):
+        command.add_command(commands)
     return parser
 
 

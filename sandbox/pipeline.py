@@ -22,15 +22,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox import replies
+from sandbox import rendering, replies
 from sandbox.auth import Denial, User, authenticate, bearer_token, granted
 from sandbox.errors import france_connect_missing_token, france_connect_unknown_token
+from sandbox.explain import nearest
 from sandbox.franceconnect import DEFAULT_MAPPING, FranceConnectSession, civility_parameters
 from sandbox.gone import gone_route
 from sandbox.matching import NO_FACTS, MatchMode, Params, RequestFacts, Unmatchable, parse_query, without_tracking
 from sandbox.meta_routes import meta_answer
 from sandbox.openapi import Api
 from sandbox.ratelimit import RateLimiter, discriminator
+from sandbox.repository import NOT_FOUND_FILE
 from sandbox.routing import RouteMatch
 from sandbox.snapshot import OperationTable, Prepared, Snapshot
 from sandbox.validation import entreprise_tracking_errors, recipient_error
@@ -59,6 +61,8 @@ class Services:
     maintenance: bool = False
     france_connect_expiry: bool = False
     check_scopes: bool = True
+    validate_responses: bool = False
+    journal_size: int = 1000
     clock: Callable[[], float] = time.time
     fixed_today: datetime.date | None = None
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
@@ -113,6 +117,15 @@ def answer(snapshot: Snapshot, request: IncomingRequest, services: Services) -> 
 # The answer of the parameter gates for one request: a refusal of the gates that come before
 # the maintenance check (tracking, version, recipient), or the validated lookup after it.
 _Outcome = tuple[Prepared | None, Prepared | None]
+
+
+def with_near_miss(table: OperationTable, params: Params) -> Prepared:
+    """The fallback, naming the closest case in `X-Sandbox-Near-Miss` (details: /__sandbox/explain)."""
+    candidates = [c for c in table.cases if c.file != NOT_FOUND_FILE] or list(table.cases)
+    closest = nearest(candidates, table.keys.documented_mapping(params), limit=1)
+    if not closest:
+        return table.fallback
+    return table.fallback.with_headers(rendering.headers(("X-Sandbox-Near-Miss", closest[0].case.id)))
 
 
 @dataclass(slots=True)
@@ -276,10 +289,10 @@ class _Exchange:
             params = without_tracking(params)
         facts = self._facts() if table.keys.needs_facts else NO_FACTS
         try:
-            key = table.keys.request_key(params, facts)
+            found = table.index.get(table.keys.request_key(params, facts))
         except Unmatchable:
-            return table.fallback
-        return table.index.get(key, table.fallback)
+            found = None
+        return found if found is not None else with_near_miss(table, params)
 
     def _facts(self) -> RequestFacts:
         _session, user, _ = self._resolve_token()

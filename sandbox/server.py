@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sandbox.app import SandboxApp, create_app
 from sandbox.auth import configured_secrets
+from sandbox.journal import redact_text
 from sandbox.matching import MatchMode
 from sandbox.pipeline import Services
 from sandbox.ratelimit import RateLimiter
@@ -46,6 +47,8 @@ class ServeConfig:
     check_scopes: bool = True
     today: str | None = None  # YYYY-MM-DD
     watch: bool = True
+    validate_responses: bool = False
+    journal_size: int = 1000
 
     def to_environment(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -83,6 +86,8 @@ def assemble(config: ServeConfig, syncer: Syncer | None = None) -> SandboxApp:
         france_connect_expiry=config.france_connect_expiry,
         check_scopes=config.check_scopes,
         fixed_today=datetime.date.fromisoformat(config.today) if config.today else None,
+        validate_responses=config.validate_responses,
+        journal_size=config.journal_size,
     )
     if config.watch:
         syncer.run_in_background()
@@ -90,7 +95,23 @@ def assemble(config: ServeConfig, syncer: Syncer | None = None) -> SandboxApp:
     return create_app(snapshot, services, syncer, secret)
 
 
+class TokenRedaction(logging.Filter):
+    """Keeps token values out of the logs (uvicorn's access log prints query strings)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_text(a) if isinstance(a, str) else a for a in record.args)
+        record.msg = redact_text(str(record.msg))
+        return True
+
+
+def redact_logs() -> None:
+    for name in ("uvicorn.access", "uvicorn.error", "sandbox", "sandbox.sync"):
+        logging.getLogger(name).addFilter(TokenRedaction())
+
+
 def create_app_from_environment() -> SandboxApp:
     """uvicorn factory for `--workers N`: each worker assembles its own app."""
     logging.basicConfig(level=logging.INFO)
+    redact_logs()
     return assemble(ServeConfig.from_environment())
