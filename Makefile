@@ -5,6 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Browser tests drive Debian's Chromium with Playwright (never `playwright install`) and run
+# axe-core, an npm package, in the pages.
+CHROMIUM    := /usr/bin/chromium
+AXE_VERSION := 4.14.1
+AXE_JS      := $(VENV)/axe/node_modules/axe-core/axe.min.js
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint types unit bench clean
 
@@ -20,14 +26,21 @@ run: $(STAMP)
 test: lint types unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check sandbox tests scripts
-	$(BIN)/ruff format --check sandbox tests scripts
+	$(BIN)/ruff check sandbox tests scripts examples
+	$(BIN)/ruff format --check sandbox tests scripts examples
 
 types: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(CHROMIUM) $(AXE_JS)
 	$(BIN)/pytest
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq chromium
+
+$(AXE_JS): | $(STAMP)
+	npm install --silent --prefix $(VENV)/axe --no-audit --no-fund axe-core@$(AXE_VERSION)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,11 +19,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from sandbox.pipeline import IncomingRequest, Services, answer
-from sandbox.snapshot import Snapshot, SnapshotHolder
+from sandbox.explain import explanation, header_value
+from sandbox.journal import Entry, Journal
+from sandbox.pipeline import IncomingRequest, Services, answer, api_of_host
+from sandbox.response_validation import ResponseValidators, SchemaOutcome
+from sandbox.routing import VersionMiss
+from sandbox.snapshot import Prepared, Snapshot, SnapshotHolder
 from sandbox.sync import Syncer
 
 SANDBOX_PREFIX = "/__sandbox"
+CATALOGUE_PREFIX = "/ui/"  # the web catalogue: `/` and `/ui/...`, paths no API uses
 RELOAD_PATH = "/api/reload-mocks"
 _MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 
@@ -39,9 +45,16 @@ class SandboxApp:
         self.services = services
         self.syncer = syncer
         self.webhook_secret = webhook_secret
+        self.journal = Journal(services.journal_size)
+        self._schemas: tuple[Snapshot, ResponseValidators, dict[tuple[str, int, bytes], SchemaOutcome]] | None = None
+        from sandbox.catalogue import catalogue_routes  # the pages read this app: imported late
+
         self.meta = Starlette(
             routes=[
+                *catalogue_routes(self),
                 Route(f"{SANDBOX_PREFIX}/status", self.status),
+                Route(f"{SANDBOX_PREFIX}/requests", self.requests),
+                Route(SANDBOX_PREFIX + "/explain/{target:path}", self.explain),
                 Route(f"{SANDBOX_PREFIX}/webhook", self.webhook, methods=["POST"]),
                 Route(RELOAD_PATH, self.reload_mocks, methods=["POST"]),
             ],
@@ -57,16 +70,81 @@ class SandboxApp:
             return
         snapshot = self.holder.current  # one snapshot per request, read once
         path = scope["path"]
-        if path.startswith(SANDBOX_PREFIX) or (path == RELOAD_PATH and scope["method"] == "POST"):
+        if (
+            path.startswith(SANDBOX_PREFIX)
+            or path in ("/", "/ui")
+            or path.startswith(CATALOGUE_PREFIX)
+            or (path == RELOAD_PATH and scope["method"] == "POST")
+        ):
             await self.meta(scope, receive, _with_header(send, snapshot.revision_header))
             return
+        started = time.perf_counter()
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         request = IncomingRequest(scope["method"], path, scope["query_string"], headers)
         prepared = answer(snapshot, request, self.services)
+        extra = [(b"content-length", b"%d" % len(prepared.body)), snapshot.revision_header]
+        routed = snapshot.router.match(path, api_of_host(request.host))
+        operation = (
+            None if routed is None else (routed.family[0] if isinstance(routed, VersionMiss) else routed.operation)
+        )
+        verdict = None
+        if self.services.validate_responses and operation is not None:
+            verdict = self._schema_outcome(snapshot, operation.id, prepared)
+            extra.append((b"x-sandbox-schema", verdict.verdict.encode()))
         body = b"" if scope["method"] == "HEAD" else prepared.body
-        extra = ((b"content-length", b"%d" % len(prepared.body)), snapshot.revision_header)
         await send({"type": "http.response.start", "status": prepared.status, "headers": (*prepared.headers, *extra)})
         await send({"type": "http.response.body", "body": body})
+        self.journal.record(
+            Entry(
+                at=time.time(),
+                method=scope["method"],
+                path=path,
+                query=scope["query_string"].decode("latin-1"),
+                operation=operation.id if operation is not None else None,
+                outcome=prepared.outcome,
+                case=prepared.case_id,
+                status=prepared.status,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                revision=snapshot.revision,
+                near_miss=header_value(prepared, b"x-sandbox-near-miss"),
+                schema=verdict.verdict if verdict else None,
+                schema_errors=tuple(str(e) for e in verdict.errors) if verdict else (),
+            )
+        )
+
+    def _schema_outcome(self, snapshot: Snapshot, operation_id: str, prepared: Prepared) -> SchemaOutcome:
+        """Validators compiled once per snapshot; a verdict remembered per (operation, status, body)."""
+        if self._schemas is None or self._schemas[0] is not snapshot:
+            self._schemas = (snapshot, ResponseValidators.from_snapshot(snapshot), {})
+        _, validators, verdicts = self._schemas
+        key = (operation_id, prepared.status, prepared.body)
+        verdict = verdicts.get(key)
+        if verdict is None:
+            verdict = validators.check_bytes(operation_id, prepared.status, prepared.body)
+            if len(verdicts) >= 4096:
+                verdicts.clear()
+            verdicts[key] = verdict
+        return verdict
+
+    async def requests(self, request: Request) -> Response:
+        """The journal, newest first: `?outcome=fallback&operation=...&limit=50`."""
+        try:
+            limit = int(request.query_params.get("limit", "100"))
+        except ValueError:
+            return JSONResponse({"error": "limit must be an integer"}, status_code=400)
+        entries = self.journal.entries(
+            outcome=request.query_params.get("outcome"), operation=request.query_params.get("operation"), limit=limit
+        )
+        return JSONResponse(
+            {"size": self.journal.size, "recorded": self.journal.recorded, "entries": [e.as_json() for e in entries]}
+        )
+
+    async def explain(self, request: Request) -> Response:
+        """The same request (path and query) explained: operation, lookup key, closest cases."""
+        target = "/" + request.path_params["target"]
+        base_url = str(request.base_url).rstrip("/")
+        body = explanation(self.snapshot, target, request.url.query.encode(), request.headers.get("host", ""), base_url)
+        return JSONResponse(body, status_code=200 if "operation" in body else 404)
 
     async def reload_mocks(self, request: Request) -> Response:
         """Legacy route: reload the fixture repository now (spec §1.5, §6); no auth, any host."""
