@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +23,7 @@ from sandbox.journal import Entry, Journal
 from sandbox.pipeline import IncomingRequest, Services, answer, api_of_host
 from sandbox.response_validation import ResponseValidators, SchemaOutcome
 from sandbox.routing import VersionMiss
-from sandbox.snapshot import Prepared, Snapshot, SnapshotHolder
+from sandbox.snapshot import Prepared, Snapshot, SnapshotHolder, describe
 from sandbox.sync import Syncer
 
 SANDBOX_PREFIX = "/__sandbox"
@@ -178,19 +177,7 @@ class SandboxApp:
     async def status(self, request: Request) -> Response:
         if self.syncer is not None:
             return JSONResponse(self.syncer.status())
-        snapshot = self.snapshot
-        report = snapshot.report
-        body: dict[str, Any] = {
-            "revision": snapshot.revision,
-            "loaded_at": snapshot.loaded_at,
-            "mode": snapshot.mode.value,
-            "operations": report.operations,
-            "operations_by_api": dict(report.operations_by_api),
-            "cases": report.cases,
-            "france_connect_tokens": report.france_connect_tokens,
-            "problems": [str(p) for p in report.problems],
-        }
-        return JSONResponse(body)
+        return JSONResponse(describe(self.snapshot))
 
 
 def _signature_ok(secret: str, body: bytes, header: str | None) -> bool:

@@ -59,7 +59,15 @@ from sandbox.matching import (
     strip_brackets,
     without_tracking,
 )
-from sandbox.openapi import TRACKING_PARAMETERS, Operation, Parameter, operations_from_documents, resolve
+from sandbox.openapi import (
+    TRACKING_PARAMETERS,
+    Operation,
+    Parameter,
+    openapi_to_json_schema,
+    operations_from_documents,
+    query_value,
+    resolve,
+)
 from sandbox.repository import CASE_SUFFIXES, FRANCE_CONNECT_FOLDER, NOT_FOUND_FILE, Case, read_repository
 from sandbox.validation import Check, CnavLieuNaissanceCheck, MenSearchCheck, OperationChecks, build_checks
 
@@ -74,7 +82,6 @@ __all__ = [
     "format_findings",
     "lint_repository",
     "main",
-    "openapi_to_json_schema",
     "rule_ids",
 ]
 
@@ -313,55 +320,6 @@ def _localised(detail: str, lang: str) -> str:
 # ---------------------------------------------------------------------------
 # Schemas
 # ---------------------------------------------------------------------------
-
-_DROPPED_KEYWORDS = frozenset(
-    {"nullable", "example", "examples", "discriminator", "xml", "externalDocs", "deprecated", "readOnly", "writeOnly"}
-)
-
-
-_JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object", "null"})
-
-
-def openapi_to_json_schema(schema: Any, components: Mapping[str, Any]) -> dict[str, Any]:
-    """An OpenAPI 3.0 schema as JSON Schema (draft 4): local `$ref` resolved, `nullable: true`
-    admitting `null` on scalars and objects alike (and in `enum`), recursively."""
-    return _convert(schema, components, 0, frozenset())
-
-
-def _convert(node: Any, components: Mapping[str, Any], depth: int, seen: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(node, dict) or depth > 40:
-        return {}
-    ref = node.get("$ref")
-    if isinstance(ref, str):
-        if ref in seen:
-            return {}
-        return _convert(resolve(node, components), components, depth + 1, seen | {ref})
-    converted: dict[str, Any] = {
-        key: value for key, value in node.items() if key not in _DROPPED_KEYWORDS and not str(key).startswith("x-")
-    }
-    if isinstance(converted.get("properties"), dict):
-        converted["properties"] = {
-            str(k): _convert(v, components, depth + 1, seen) for k, v in converted["properties"].items()
-        }
-    for keyword in ("items", "additionalProperties", "not"):
-        if isinstance(converted.get(keyword), dict):
-            converted[keyword] = _convert(converted[keyword], components, depth + 1, seen)
-    for keyword in ("allOf", "oneOf", "anyOf"):
-        if isinstance(converted.get(keyword), list):
-            converted[keyword] = [_convert(v, components, depth + 1, seen) for v in converted[keyword]]
-    kind = converted.get("type")
-    if isinstance(kind, str) and kind not in _JSON_TYPES:
-        # `type: date` and other non-JSON types (seen in real documents) constrain nothing
-        del converted["type"]
-    if node.get("nullable") is True:
-        kind = converted.get("type")
-        if isinstance(kind, str):
-            converted["type"] = [kind, "null"]
-        elif kind is None and any(k in converted for k in ("allOf", "oneOf", "anyOf")):
-            converted = {"anyOf": [converted, {"type": "null"}]}
-        if isinstance(converted.get("enum"), list) and None not in converted["enum"]:
-            converted["enum"] = [*converted["enum"], None]
-    return converted
 
 
 def _schema_errors(
@@ -826,7 +784,7 @@ class _Linter:
         if validator is None:
             validator = Draft4Validator(openapi_to_json_schema(schema, context.operation.components))
             context.validators["param:" + parameter.key] = validator
-        instance = _query_value(value, schema)
+        instance = query_value(value, schema)
         return [_localised(e.message, self.lang) for e in validator.iter_errors(instance)]
 
     def _response(self, context: _Context, file: _File, case: Case) -> None:
@@ -1278,21 +1236,6 @@ class _Linter:
                 )
             raw[raw_key] = file
             keyed[key] = file
-
-
-def _query_value(value: Any, schema: Mapping[str, Any]) -> Any:
-    """What a query-string value becomes for its schema: digits may stand for numbers."""
-    kind = schema.get("type")
-    if isinstance(value, str) and kind in ("integer", "number"):
-        try:
-            return int(value) if kind == "integer" else float(value)
-        except ValueError:
-            return value
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [_query_value(v, schema["items"]) for v in value]
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and kind == "string":
-        return str(value)
-    return value
 
 
 def check_parameters(check: Check) -> dict[str, tuple[str, ...]]:

@@ -271,7 +271,7 @@ def _object_example(
 # ---------------------------------------------------------------------------
 
 
-def _as_query_value(value: Any, schema: Mapping[str, Any]) -> Any:
+def query_value(value: Any, schema: Mapping[str, Any]) -> Any:
     """What a query-string value becomes for its schema: digits may stand for numbers."""
     kind = schema.get("type")
     if isinstance(value, str) and kind in ("integer", "number"):
@@ -280,7 +280,7 @@ def _as_query_value(value: Any, schema: Mapping[str, Any]) -> Any:
         except ValueError:
             return value
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [_as_query_value(v, schema["items"]) for v in value]
+        return [query_value(v, schema["items"]) for v in value]
     if isinstance(value, (int, float)) and not isinstance(value, bool) and kind == "string":
         return str(value)
     return value
@@ -304,20 +304,58 @@ def parameter_problems(operation: Operation, params: Mapping[str, Any]) -> list[
         if parameter.is_array and not isinstance(value, list):
             problems.append(f"`{name}` must be a list (sent as {key}[]=…)")
             continue
-        for error in Draft4Validator(_json_schema(schema)).iter_errors(_as_query_value(value, schema)):
+        for error in Draft4Validator(openapi_to_json_schema(schema, operation.components)).iter_errors(
+            query_value(value, schema)
+        ):
             problems.append(f"`{name}`: {error.message}")
     return problems
 
 
-def _json_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """OpenAPI 3.0 schema to JSON Schema: `nullable: true` admits null."""
-    converted = {k: v for k, v in schema.items() if k not in ("nullable", "example", "examples")}
-    if schema.get("nullable") and isinstance(converted.get("type"), str):
-        converted["type"] = [converted["type"], "null"]
-        if isinstance(converted.get("enum"), list):
-            converted["enum"] = [*converted["enum"], None]
-    if isinstance(converted.get("items"), dict):
-        converted["items"] = _json_schema(converted["items"])
+_DROPPED_KEYWORDS = frozenset(
+    {"nullable", "example", "examples", "discriminator", "xml", "externalDocs", "deprecated", "readOnly", "writeOnly"}
+)
+
+
+_JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object", "null"})
+
+
+def openapi_to_json_schema(schema: Any, components: Mapping[str, Any]) -> dict[str, Any]:
+    """An OpenAPI 3.0 schema as JSON Schema (draft 4): local `$ref` resolved, `nullable: true`
+    admitting `null` on scalars and objects alike (and in `enum`), recursively."""
+    return _convert(schema, components, 0, frozenset())
+
+
+def _convert(node: Any, components: Mapping[str, Any], depth: int, seen: frozenset[str]) -> dict[str, Any]:
+    if not isinstance(node, dict) or depth > 40:
+        return {}
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        if ref in seen:
+            return {}
+        return _convert(resolve(node, components), components, depth + 1, seen | {ref})
+    converted: dict[str, Any] = {
+        key: value for key, value in node.items() if key not in _DROPPED_KEYWORDS and not str(key).startswith("x-")
+    }
     if isinstance(converted.get("properties"), dict):
-        converted["properties"] = {k: _json_schema(v) for k, v in converted["properties"].items()}
+        converted["properties"] = {
+            str(k): _convert(v, components, depth + 1, seen) for k, v in converted["properties"].items()
+        }
+    for keyword in ("items", "additionalProperties", "not"):
+        if isinstance(converted.get(keyword), dict):
+            converted[keyword] = _convert(converted[keyword], components, depth + 1, seen)
+    for keyword in ("allOf", "oneOf", "anyOf"):
+        if isinstance(converted.get(keyword), list):
+            converted[keyword] = [_convert(v, components, depth + 1, seen) for v in converted[keyword]]
+    kind = converted.get("type")
+    if isinstance(kind, str) and kind not in _JSON_TYPES:
+        # `type: date` and other non-JSON types (seen in real documents) constrain nothing
+        del converted["type"]
+    if node.get("nullable") is True:
+        kind = converted.get("type")
+        if isinstance(kind, str):
+            converted["type"] = [kind, "null"]
+        elif kind is None and any(k in converted for k in ("allOf", "oneOf", "anyOf")):
+            converted = {"anyOf": [converted, {"type": "null"}]}
+        if isinstance(converted.get("enum"), list) and None not in converted["enum"]:
+            converted["enum"] = [*converted["enum"], None]
     return converted

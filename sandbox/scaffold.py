@@ -301,7 +301,7 @@ def _repair(example: Any, validator: Draft4Validator) -> Any:
 
 
 def _payload(operation: Operation, existing: Sequence[Case], from_openapi: bool) -> Any:
-    from sandbox.lint import openapi_to_json_schema
+    from sandbox.openapi import openapi_to_json_schema
 
     schema = operation.responses.get("200")
     validator = Draft4Validator(openapi_to_json_schema(schema, operation.components)) if schema else None

@@ -8,6 +8,7 @@ and swaps one reference (`SnapshotHolder`); a build that fails leaves the old on
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections import Counter
@@ -15,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from sandbox import errors, rendering
 from sandbox.auth import TokenVerifier, configured_secrets, scopes_by_operation
@@ -318,6 +320,22 @@ def build_snapshot(
             for index, (layer_content, layer_revision) in enumerate(zip(layer_contents, layer_revisions, strict=True))
         ),
     )
+
+
+def describe(snapshot: Snapshot) -> dict[str, Any]:
+    """What `/__sandbox/status` says of the snapshot being served."""
+    report = snapshot.report
+    return {
+        "revision": snapshot.revision,
+        "loaded_at": snapshot.loaded_at,
+        "mode": snapshot.mode.value,
+        "operations": report.operations,
+        "operations_by_api": dict(report.operations_by_api),
+        "cases": report.cases,
+        "france_connect_tokens": report.france_connect_tokens,
+        "problems": [str(p) for p in report.problems],
+        "layers": [dataclasses.asdict(layer) for layer in snapshot.layers],
+    }
 
 
 class SnapshotHolder:

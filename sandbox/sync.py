@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sandbox.snapshot import Snapshot, SnapshotHolder
+from sandbox.snapshot import Snapshot, SnapshotHolder, describe
 from sandbox.sources import FetchError, GitSource, LeaderLock, LocalSource, Source
 
 _LOG = logging.getLogger("sandbox.sync")
@@ -229,18 +229,8 @@ class Syncer:
 
     def status(self) -> dict[str, Any]:
         assert self.holder is not None
-        snapshot = self.holder.current
-        report = snapshot.report
         return {
-            "revision": snapshot.revision,
-            "loaded_at": snapshot.loaded_at,
-            "mode": snapshot.mode.value,
-            "operations": report.operations,
-            "operations_by_api": dict(report.operations_by_api),
-            "cases": report.cases,
-            "france_connect_tokens": report.france_connect_tokens,
-            "problems": [str(p) for p in report.problems],
-            "layers": [asdict(layer) for layer in snapshot.layers],
+            **describe(self.holder.current),
             "sources": [{**source.describe(), "health": asdict(source.health)} for source in self.sources],
             "sync": {
                 "pid": os.getpid(),
