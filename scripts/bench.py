@@ -7,7 +7,9 @@ Scenarios, each served by its own single-worker uvicorn process (httptools, uvlo
   (a') the same hit with a query string new on every request (nothing remembered: the full flow)
   (b) an API Entreprise fallback (OpenAPI example)
   (c) a bare Starlette app returning fixed bytes
-The report gives req/s, p50 and p99 for each, and the ratios (a)/(c) and (b)/(c).
+Both servers run at once and the scenarios alternate over several rounds (medians reported), so that
+machine noise touches every scenario alike. The report gives req/s, p50 and p99 for each, and the
+ratios to (c).
 Extra arguments after `--` are passed to `sandbox serve` (e.g. `-- --validate-responses`).
 wrk comes from Debian's package: `apt-get install wrk`.
 """
@@ -18,6 +20,7 @@ import argparse
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,10 +80,20 @@ def run_wrk(
     if "Requests/sec" not in output:
         raise RuntimeError(f"wrk failed on {url}:\n{output}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
     errors = sum(int(n) for n in re.findall(r"(?:Non-2xx or 3xx responses|Socket errors:.*?timeout)\D*(\d+)", output))
     return Result(name, rps, p50, p99, errors)
+
+
+def _median(name: str, runs: list[Result]) -> Result:
+    return Result(
+        name,
+        statistics.median(r.requests_per_s for r in runs),
+        statistics.median(r.p50_ms for r in runs),
+        statistics.median(r.p99_ms for r in runs),
+        sum(r.errors for r in runs),
+    )
 
 
 def luhn_ok(digits: str) -> bool:
@@ -94,8 +107,9 @@ def luhn_ok(digits: str) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fixtures", default=f"{ROOT}/../shared/fixtures/siade_staging_data")
-    parser.add_argument("--duration", type=int, default=8, help="seconds per scenario (default: %(default)s)")
+    parser.add_argument("--duration", type=int, default=12, help="seconds per scenario (default: %(default)s)")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per scenario (default: %(default)s)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("serve_args", nargs="*", help="extra `sandbox serve` arguments (after --)")
     args = parser.parse_args()
@@ -115,12 +129,21 @@ def main() -> int:
     fallback_target = entreprise.operation.path.replace("{siren}", siren) + "?" + tracking
     auth = [f"Authorization: Bearer {token}"] if token else []
 
-    results = []
     serve = ["-m", "sandbox", "serve", "--fixtures", str(fixtures), "--port", "{port}", "--log-level", "warning"]
     # Real staging allows 20 requests per second on API Particulier v3: a load test would only measure 429s.
     serve.append("--no-rate-limit")
-    with server([*serve, *args.serve_args]) as (_, base):
+    baseline = ["-m", "uvicorn", "--app-dir", "scripts", "baseline_app:app", "--port", "{port}"]
+    baseline += ["--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"]
+    rounds: dict[str, list[Result]] = {}
+    with (
+        server([*serve, *args.serve_args]) as (_, base),
+        server(baseline) as (_, bare_base),
+        tempfile.NamedTemporaryFile("w", suffix=".lua") as script,
+    ):
+        script.write(DISTINCT_QUERIES)
+        script.flush()
         wait_until_answering(base + "/__sandbox/status", time.monotonic() + 60)
+        wait_until_answering(bare_base + "/", time.monotonic() + 60)
         # The first documented 200 case that this server answers as documented (some drift out of date windows).
         headers = dict(h.split(": ", 1) for h in auth)
         for case in candidates:
@@ -131,37 +154,18 @@ def main() -> int:
             print(f"bench: no 200 case of {CIVILITY_OPERATION} is answered as documented", file=sys.stderr)
             return 1
         print(f"(a) hit {case.id}", flush=True)
-        results.append(run_wrk("(a) case hit, civility", base + hit.target, auth, args.duration, args.connections))
-        with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-            script.write(DISTINCT_QUERIES)
-            script.flush()
-            results.append(
-                run_wrk(
-                    "(a') hit, every query new", base + hit.target, auth, args.duration, args.connections, script.name
-                )
-            )
-        results.append(
-            run_wrk("(b) Entreprise fallback", base + fallback_target, auth, args.duration, args.connections)
-        )
-    baseline = [
-        "-m",
-        "uvicorn",
-        "--app-dir",
-        "scripts",
-        "baseline_app:app",
-        "--port",
-        "{port}",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--http",
-        "httptools",
-        "--loop",
-        "uvloop",
-    ]
-    with server(baseline) as (_, base):
-        wait_until_answering(base + "/", time.monotonic() + 60)
-        results.append(run_wrk("(c) bare Starlette", base + hit.target, auth, args.duration, args.connections))
+        scenarios = [
+            ("(a) case hit, civility", base + hit.target, None),
+            ("(a') hit, every query new", base + hit.target, script.name),
+            ("(b) Entreprise fallback", base + fallback_target, None),
+            ("(c) bare Starlette", bare_base + hit.target, None),
+        ]
+        # Scenarios alternate, round after round, so that a slow moment of the machine touches them all.
+        seconds = max(1, args.duration // args.rounds)
+        for _ in range(args.rounds):
+            for name, url, lua in scenarios:
+                rounds.setdefault(name, []).append(run_wrk(name, url, auth, seconds, args.connections, lua))
+    results = [_median(name, runs) for name, runs in rounds.items()]
 
     print(f"{'scenario':28} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for result in results:
