@@ -18,6 +18,7 @@ import re
 import shutil
 import tarfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -71,9 +72,15 @@ class LocalSource:
     def tree(self) -> Path:
         return self.path
 
-    def watched(self) -> Path:
-        """The folder to watch: the link's folder when the source is a symlink (git-sync swaps it)."""
-        return self.path.parent if self.path.is_symlink() else self.path
+    def watched(self, documents: Iterable[str] = ()) -> list[Path]:
+        """What to watch: the folders a reload reads, not the whole tree (a project folder holds a
+        virtualenv of thousands of folders). A symlink (git-sync swaps it) is watched from its folder."""
+        if self.path.is_symlink():
+            return [self.path.parent]
+        tops = {"payloads", "data", "tokens"} | {Path(d).parts[0] for d in documents if len(Path(d).parts) > 1}
+        paths = [self.path / top for top in sorted(tops) if (self.path / top).is_dir()]
+        extension = self.path / "sandbox.yaml"
+        return [*paths, extension] if extension.is_file() else paths or [self.path]
 
     def revision(self) -> str | None:
         """None: the snapshot names a local folder by a digest of its files."""

@@ -214,8 +214,10 @@ class Syncer:
     def _watch(self, source: LocalSource) -> None:
         from watchfiles import watch
 
+        assert self.holder is not None
+        documents = [d.path for d in self.holder.current.content.documents if Path(d.path).parts]
         for changes in watch(
-            source.watched(),
+            *source.watched(documents),
             stop_event=self._stop,
             debounce=_WATCH_DEBOUNCE_MS,
             step=50,
