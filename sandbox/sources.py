@@ -225,7 +225,20 @@ class LeaderLock:
 
     def __init__(self, cache_dir: Path) -> None:
         self.path = cache_dir / "leader.lock"
+        self._request = cache_dir / "fetch.requested"
         self._handle: IO[str] | None = None
+
+    def request_fetch(self) -> None:
+        """A follower was asked to fetch (webhook, reload route): the leader will, within a second."""
+        with contextlib.suppress(OSError):
+            self._request.touch()
+
+    def take_fetch_request(self) -> bool:
+        try:
+            self._request.unlink()
+        except OSError:
+            return False
+        return True
 
     def try_acquire(self) -> bool:
         if self._handle is not None:

@@ -146,7 +146,9 @@ class Syncer:
 
     def _reload(self, attempt: ReloadAttempt, *, fetch: bool, force: bool) -> None:
         assert self.holder is not None, "start() first"
-        if fetch and self.is_leader():
+        if fetch and not self.is_leader() and self.leader is not None:
+            self.leader.request_fetch()
+        elif fetch:
             for source in self.git_sources:
                 try:
                     source.fetch()
@@ -201,6 +203,8 @@ class Syncer:
             if self.is_leader():
                 now = self.clock()
                 due = [s for s in self.git_sources if s.health.next_fetch is not None and s.health.next_fetch <= now]
+                if self.leader is not None and self.leader.take_fetch_request():
+                    due = self.git_sources  # another worker received a webhook or a reload request
                 if due:
                     for source in due:
                         source.health.next_fetch = now + self.poll_s if self.poll_s > 0 else None

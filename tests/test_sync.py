@@ -406,3 +406,26 @@ def _bounded(request: pytest.FixtureRequest) -> Iterator[None]:
     started = time.monotonic()
     yield
     assert time.monotonic() - started < 120, f"{request.node.name} took too long"
+
+
+def test_a_follower_asked_to_fetch_hands_the_fetch_to_the_leader(repo: git.Repo, tmp_path: Path) -> None:
+    """Two processes' syncers on one cache: the webhook reaches the follower, the leader fetches."""
+    options = {"poll_s": 0.0}
+    leader = make_syncer(config(repo, tmp_path / "cache", **options))
+    leader.start()
+    follower = make_syncer(config(repo, tmp_path / "cache", **options))
+    follower.start()
+    assert leader.leader is not None and leader.leader.held
+    assert follower.leader is not None and not follower.leader.try_acquire()
+    leader.run_in_background()
+    follower.run_in_background()
+    try:
+        sha = add_v2_case(repo, "f", '{"statut": "suivi"}')
+        follower.reload("webhook")
+        holders = [s.holder for s in (leader, follower) if s.holder is not None]
+        wait_for(lambda: all(h.current.revision == sha for h in holders) and len(holders) == 2, timeout_s=3)
+        git_source = follower.sources[0]
+        assert isinstance(git_source, GitSource) and git_source.health.fetches == 0  # the follower never fetched
+    finally:
+        follower.stop()
+        leader.stop()
