@@ -3,9 +3,11 @@ unknown and gone paths, rate limits. Served from the embedded repository by a re
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -390,3 +392,28 @@ def test_rate_limit_429_with_headers() -> None:
         }
         clock.now += 1
         assert http.get(INE, params=params, headers=bearer()).status_code != 429
+
+
+def test_maintenance_windows_apply_only_when_asked() -> None:
+    paris_1_30 = datetime.datetime(2026, 11, 27, 1, 30, tzinfo=ZoneInfo("Europe/Paris")).timestamp()
+    clock = FakeClock(paris_1_30)
+    snapshot = build_snapshot(ROOT, secrets=[SECRET])
+    path = "/v3/dgfip/unites_legales/130025265/liasses_fiscales/2024"
+    for maintenance, expected in ((False, None), (True, 503)):
+        services = Services(maintenance=maintenance, clock=clock, fixed_today=datetime.date(2026, 11, 27))
+        with serve_in_thread(create_app(snapshot, services)) as base_url:
+            response = httpx.get(base_url + path, params=TRACKING, headers=bearer())
+        if expected is None:
+            assert response.status_code != 503
+            continue
+        assert response.status_code == 503 and response.headers["content-type"] == JSON_API
+        assert response.json() == {
+            "errors": [
+                {
+                    "code": "03020",
+                    "title": "Maintenance du fournisseur de données",
+                    "detail": "Le fournisseur de données est en maintenance de 01:00 à 02:00",
+                    "meta": {"provider": "DGFIP - Adélie", "retry_in": 1800},
+                }
+            ]
+        }
