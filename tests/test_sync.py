@@ -429,3 +429,26 @@ def test_a_follower_asked_to_fetch_hands_the_fetch_to_the_leader(repo: git.Repo,
     finally:
         follower.stop()
         leader.stop()
+
+
+def test_a_symlink_swapped_atomically_is_followed(tmp_path: Path) -> None:
+    """The git-sync layout: a `current` link moved from one complete tree to the next."""
+    first = tiny_repository.build(tmp_path / "rev-1")
+    second = tiny_repository.build(tmp_path / "rev-2")
+    tiny_repository.write_case(
+        second, "api_particulier_v2_demo", "s.yaml", {"identifiant": "s"}, 200, '{"statut": "lien"}'
+    )
+    link = tmp_path / "current"
+    link.symlink_to(first)
+    app = assemble(ServeConfig(fixtures=[str(link)], cache_dir=str(tmp_path / "cache"), jwt_secrets=[SECRET]))
+    assert app.syncer is not None
+    try:
+        with serve_in_thread(app) as base, httpx.Client(base_url=base) as client:
+            assert served(client, "s").headers["x-sandbox-case"] == "default"
+            time.sleep(0.3)  # let the watcher start
+            staging = tmp_path / "current.new"
+            staging.symlink_to(second)
+            staging.replace(link)  # atomic, as git-sync does
+            wait_for(lambda: served(client, "s").json() == {"statut": "lien"}, timeout_s=5)
+    finally:
+        app.syncer.stop()
