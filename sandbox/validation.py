@@ -281,13 +281,16 @@ class Check:
     """One validator of a rule: reads some parameters, returns the errors it finds."""
 
     __slots__ = ()
+    code: str  # the error code of the checks that emit one (a field of each subclass)
 
     def errors(self, params: Params, run: _Run) -> list[ApiError]:
         raise NotImplementedError
 
     def codes(self) -> tuple[str, ...]:
-        """The catalogue keys this check can emit (checked against the catalogue at build time)."""
-        raise NotImplementedError
+        """The catalogue keys this check can emit (checked against the catalogue at build time).
+
+        Most checks emit one code, their `code` field; the others say which codes they emit."""
+        return (self.code,)
 
     @property
     def is_barrier(self) -> bool:
@@ -322,9 +325,6 @@ class IdentifierCheck(Check):
         value = params.get(self.param)
         return [] if not is_blank(value) and self.predicate(value) else [run.error(self.code)]
 
-    def codes(self) -> tuple[str, ...]:
-        return (self.code,)
-
 
 def _identifier(kind: str) -> Callable[[_Options], Check]:
     predicate, param, code = _IDENTIFIERS[kind]
@@ -349,9 +349,6 @@ class PresentCheck(Check):
     def errors(self, params: Params, run: _Run) -> list[ApiError]:
         return [run.error(self.code)] if is_blank(params.get(self.param)) else []
 
-    def codes(self) -> tuple[str, ...]:
-        return (self.code,)
-
 
 @dataclass(frozen=True, slots=True)
 class PatternCheck(Check):
@@ -374,9 +371,6 @@ class PatternCheck(Check):
             text = as_text(value)
             ok = text is not None and self.pattern.fullmatch(text) is not None
         return [] if ok else [run.error(self.code)]
-
-    def codes(self) -> tuple[str, ...]:
-        return (self.code,)
 
 
 def _pattern(options: _Options) -> Check:
@@ -473,9 +467,6 @@ class MonthTwoDigitsCheck(Check):
         value = params.get(self.param)
         return [] if isinstance(value, str) and value in _MONTHS else [run.error(self.code)]
 
-    def codes(self) -> tuple[str, ...]:
-        return (self.code,)
-
 
 @dataclass(frozen=True, slots=True)
 class IntRangeCheck(Check):
@@ -502,9 +493,6 @@ class IntRangeCheck(Check):
         number = ruby_integer(value) if self.strict else ruby_to_i(value)
         return [] if number is not None and self.minimum <= number <= self.maximum else [run.error(self.code)]
 
-    def codes(self) -> tuple[str, ...]:
-        return (self.code,)
-
 
 def _int_range(options: _Options) -> Check:
     default = options.get("default")
@@ -529,9 +517,6 @@ class RequestIdCheck(Check):
         if run.request_id is None or is_uuid(run.request_id):
             return []
         return [run.error(self.code)]
-
-    def codes(self) -> tuple[str, ...]:
-        return (self.code,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -579,9 +564,6 @@ class NomNaissanceCheck(Check):
         ok = isinstance(value, str) and not is_blank(value) and self.charset.fullmatch(value) is not None
         return [] if ok else [run.error(self.code)]
 
-    def codes(self) -> tuple[str, ...]:
-        return (self.code,)
-
 
 def _nom_naissance(options: _Options) -> Check:
     charset = _charset(options, "civility", allow_none=False)
@@ -623,9 +605,6 @@ class PrenomsCheck(Check):
             and (self.charset is None or all(self.charset.fullmatch(name) for name in names))
         )
         return [] if ok else [run.error(self.code)]
-
-    def codes(self) -> tuple[str, ...]:
-        return (self.code,)
 
 
 def _prenoms(options: _Options) -> Check:
@@ -718,9 +697,6 @@ class CnavDateNaissanceCheck(Check):
             bad = born is None or not (1900, 1, 1) <= born <= (yesterday.year, yesterday.month, yesterday.day)
         return [run.error(self.code)] if bad else []
 
-    def codes(self) -> tuple[str, ...]:
-        return (self.code,)
-
 
 @dataclass(frozen=True, slots=True)
 class SexeCheck(Check):
@@ -736,9 +712,6 @@ class SexeCheck(Check):
         if is_blank(value):
             return [] if self.optional else [run.error(self.code)]
         return [] if isinstance(value, str) and value.upper() in ("M", "F") else [run.error(self.code)]
-
-    def codes(self) -> tuple[str, ...]:
-        return (self.code,)
 
 
 _PAYS = re.compile(r"^[0-9]{5}$", re.MULTILINE)
@@ -766,9 +739,6 @@ class PaysNaissanceCheck(Check):
         )
         return [] if ok else [run.error(self.code)]
 
-    def codes(self) -> tuple[str, ...]:
-        return (self.code,)
-
 
 @dataclass(frozen=True, slots=True)
 class CommuneNaissanceCheck(Check):
@@ -781,9 +751,6 @@ class CommuneNaissanceCheck(Check):
     def errors(self, params: Params, run: _Run) -> list[ApiError]:
         value = params.get(self.param)
         return [] if is_blank(value) or _line_match(_COMMUNE, value) else [run.error(self.code)]
-
-    def codes(self) -> tuple[str, ...]:
-        return (self.code,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -851,9 +818,6 @@ class DsnjAgeCheck(Check):
         age = today.year - year - ((today.month, today.day) < (month, day))
         return [] if self.minimum <= age <= self.maximum else [run.error(self.code)]
 
-    def codes(self) -> tuple[str, ...]:
-        return (self.code,)
-
 
 @dataclass(frozen=True, slots=True)
 class CnavMoisCheck(Check):
@@ -873,9 +837,6 @@ class CnavMoisCheck(Check):
         annee = params.get(self.annee)
         future = annee is not None and ruby_to_i(annee) >= run.today.year and month > run.today.month
         return [run.error(self.code)] if future or not 1 <= month <= 12 else []
-
-    def codes(self) -> tuple[str, ...]:
-        return (self.code,)
 
 
 # --------------------------------------------------------------- MEN scolarités
