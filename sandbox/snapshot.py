@@ -36,7 +36,7 @@ from sandbox.repository import (
     read_repository,
 )
 from sandbox.routing import Router
-from sandbox.validation import OperationChecks, build_checks
+from sandbox.validation import OperationChecks, builtin_checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +233,7 @@ def build_snapshot(
     operations = operations_from_documents(content.documents, problems)
     book = (rulebook or builtin_rulebook()).extended(content.lookup_rules, "sandbox.yaml")
     scopes = scopes_by_operation(content.authorizations, operations)
-    checks = build_checks()
+    checks = builtin_checks()
 
     tables: dict[str, OperationTable] = {}
     overrides: Counter[int] = Counter()

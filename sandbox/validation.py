@@ -56,6 +56,7 @@ __all__ = [
     "ValidationRule",
     "ValidationRuleError",
     "build_checks",
+    "builtin_checks",
     "builtin_validation_rules",
     "entreprise_tracking_errors",
     "load_catalogue",
@@ -1121,6 +1122,12 @@ class CheckTable:
             checks = OperationChecks(operation_id, self.rule_for(operation_id), self.catalogue)
             self._by_operation[operation_id] = checks
         return checks
+
+
+@cache
+def builtin_checks() -> CheckTable:
+    """The built-in table, built once per process: every reload's snapshot shares it."""
+    return build_checks()
 
 
 def build_checks(rules: Sequence[ValidationRule] | None = None) -> CheckTable:
