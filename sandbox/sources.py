@@ -18,7 +18,6 @@ import re
 import shutil
 import tarfile
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -71,16 +70,6 @@ class LocalSource:
 
     def tree(self) -> Path:
         return self.path
-
-    def watched(self, documents: Iterable[str] = ()) -> list[Path]:
-        """What to watch: the folders a reload reads, not the whole tree (a project folder holds a
-        virtualenv of thousands of folders). A symlink (git-sync swaps it) is watched from its folder."""
-        if self.path.is_symlink():
-            return [self.path.parent]
-        tops = {"payloads", "data", "tokens"} | {Path(d).parts[0] for d in documents if len(Path(d).parts) > 1}
-        paths = [self.path / top for top in sorted(tops) if (self.path / top).is_dir()]
-        extension = self.path / "sandbox.yaml"
-        return [*paths, extension] if extension.is_file() else paths or [self.path]
 
     def revision(self) -> str | None:
         """None: the snapshot names a local folder by a digest of its files."""
@@ -170,7 +159,7 @@ class GitSource:
         repo.archive(archive, treeish=sha, format="tar")
         archive.seek(0)
         with tarfile.open(fileobj=archive) as tar:
-            tar.extractall(staging, filter="data")
+            tar.extractall(staging, filter=_export_filter)
         try:
             os.rename(staging, destination)
         except OSError:
@@ -205,6 +194,20 @@ def make_source(location: str, ref: str | None, cache_dir: Path) -> Source:
         return GitSource(location, ref, cache_dir)
     # Not resolved: a symlink swapped atomically (git-sync) is followed at every reload.
     return LocalSource(Path(location).absolute())
+
+
+def _export_filter(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo:
+    """tarfile's `data` filter, except that a symbolic link leading outside the tree is kept as it is:
+    the reader refuses it and names it in the load report (as for a local folder) instead of the
+    whole commit failing to export. Nothing is ever extracted through it: the `data` filter
+    refuses any later member whose path resolves outside the destination."""
+    try:
+        return tarfile.data_filter(member, destination)
+    except (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError):
+        if not member.issym():
+            raise
+        ownership: dict[str, Any] = {"uid": None, "gid": None, "uname": None, "gname": None, "mode": None}
+        return tarfile.tar_filter(member, destination).replace(**ownership, deep=False)
 
 
 def _replace_text(path: Path, text: str) -> None:
