@@ -14,6 +14,8 @@ served revision, off the event loop; when the lint cannot run the pages show "â€
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -22,6 +24,7 @@ import shlex
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -30,7 +33,6 @@ from urllib.parse import urlencode
 
 import jinja2
 import yaml
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -234,24 +236,79 @@ class LintResult:
     france_connect_reach: Mapping[str, tuple[str, ...]]  # `folder/file` â†’ FranceConnect tokens
 
 
+# How long a page waits for the lint of a new revision before it renders without it.
+LINT_WAIT_S = 10.0
+
+
 class LintCache:
-    """`sandbox.lint` over each source of the snapshot; one result per (revision, mode, language)."""
+    """`sandbox.lint` over each source of the snapshot; one result per (revision, mode, language).
 
-    def __init__(self, runner: Callable[[Snapshot, str], LintResult | None] | None = None) -> None:
+    The lint runs in a daemon thread of its own, one at a time: a page waits for it at most
+    `wait_s` seconds (never on the event loop) and otherwise shows no lint status until it is
+    done; a lint still running never holds up the process when it is told to stop (SIGTERM).
+    """
+
+    def __init__(
+        self, runner: Callable[[Snapshot, str], LintResult | None] | None = None, wait_s: float = 10.0
+    ) -> None:
         self._runner = runner or run_lint
+        self.wait_s = wait_s
         self._results: dict[tuple[str, tuple[str, ...], str, str], LintResult | None] = {}
+        self._running: dict[tuple[str, tuple[str, ...], str, str], Future[None]] = {}
         self._lock = threading.Lock()
+        self._one_at_a_time = threading.Lock()
 
-    def get(self, snapshot: Snapshot, lang: str) -> LintResult | None:
-        key = (snapshot.revision, tuple(layer.root for layer in snapshot.layers), snapshot.mode.value, lang)
+    def _key(self, snapshot: Snapshot, lang: str) -> tuple[str, tuple[str, ...], str, str]:
+        return (snapshot.revision, tuple(layer.root for layer in snapshot.layers), snapshot.mode.value, lang)
+
+    def _start(self, snapshot: Snapshot, lang: str) -> Future[None] | None:
+        """None when the result is known; else the lint's future (started if it was not)."""
+        key = self._key(snapshot, lang)
         with self._lock:
             if key in self._results:
-                return self._results[key]
-            result = self._runner(snapshot, lang)
-            if any(k[:3] != key[:3] for k in self._results):
-                self._results.clear()  # another revision: forget the old one
-            self._results[key] = result
-            return result
+                return None
+            running = self._running.get(key)
+            if running is None:
+                running = self._running[key] = Future()
+                thread = threading.Thread(target=self._run, args=(key, snapshot, lang, running), daemon=True)
+                thread.name = "sandbox-lint"
+                thread.start()
+            return running
+
+    def _run(
+        self, key: tuple[str, tuple[str, ...], str, str], snapshot: Snapshot, lang: str, done: Future[None]
+    ) -> None:
+        result = None
+        try:
+            with self._one_at_a_time:
+                result = self._runner(snapshot, lang)
+        finally:
+            with self._lock:
+                if any(k[:3] != key[:3] for k in self._results):
+                    self._results.clear()  # another revision: forget the old one
+                self._results[key] = result
+                self._running.pop(key, None)
+            done.set_result(None)
+
+    def _known(self, snapshot: Snapshot, lang: str) -> LintResult | None:
+        with self._lock:
+            return self._results.get(self._key(snapshot, lang))
+
+    def get(self, snapshot: Snapshot, lang: str) -> LintResult | None:
+        """The result, waiting for it at most `wait_s` (from a thread)."""
+        running = self._start(snapshot, lang)
+        if running is not None:
+            with contextlib.suppress(TimeoutError):
+                running.result(timeout=self.wait_s)
+        return self._known(snapshot, lang)
+
+    async def result(self, snapshot: Snapshot, lang: str) -> LintResult | None:
+        """The result, waiting for it at most `wait_s` without blocking the event loop nor a worker thread."""
+        running = self._start(snapshot, lang)
+        if running is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(running)), self.wait_s)
+        return self._known(snapshot, lang)
 
 
 def run_lint(snapshot: Snapshot, lang: str) -> LintResult | None:
@@ -266,7 +323,7 @@ def run_lint(snapshot: Snapshot, lang: str) -> LintResult | None:
     roots = [layer.root for layer in snapshot.layers] or [snapshot.root]
     try:
         for root in roots:
-            report = lint_repository(root, mode=snapshot.mode, lang=lang)
+            report = lint_repository(root, mode=snapshot.mode, lang=lang, limits=snapshot.limits)
             for finding in report.findings:
                 parts = finding.file.split("/")
                 if len(parts) < 3 or parts[0] != "payloads":
@@ -644,7 +701,7 @@ class Catalogue:
         snapshot = self.app.snapshot
         query = request.query_params.get("q", "").strip()
         terms = search_terms(query)
-        lint = await run_in_threadpool(self.lint.get, snapshot, "en")
+        lint = await self.lint.result(snapshot, "en")
         rows = operation_rows(snapshot, lint)
         shown = [row for row in rows if _matches(terms, row.search)]
         return self._render(
@@ -673,7 +730,7 @@ class Catalogue:
                 status_code=404,
             )
         lang, _ = negotiate(request)
-        lint = await run_in_threadpool(self.lint.get, snapshot, lang)
+        lint = await self.lint.result(snapshot, lang)
         base_url = str(request.base_url).rstrip("/")
         fields = _fields(operation)
         views = case_views(snapshot, operation, fields, base_url, lint)
