@@ -28,6 +28,7 @@ from sandbox.repository_files import Entry, RefusedFile, RepositoryTree
 _LOG = logging.getLogger("sandbox.sync")
 _DEBOUNCE_MS = 200
 _STEP_MS = 50
+_QUIET_STEP_MS = 500  # a watch yields after this long without a change: it is armed
 _FIRST_BACKOFF_S = 0.5
 _MAX_BACKOFF_S = 30.0
 _MAX_FOLDERS = 10_000
@@ -108,9 +109,10 @@ class FolderWatcher:
 
     def run(self) -> None:
         backoff = _FIRST_BACKOFF_S
+        catch_up = False
         while not self.stop.is_set():
             try:
-                self._watch()
+                self._watch(catch_up)
                 backoff = _FIRST_BACKOFF_S
             except Exception as error:  # watchfiles, the file system: the watcher must come back
                 self.health.alive = False
@@ -121,28 +123,37 @@ class FolderWatcher:
                 if self.stop.wait(backoff):
                     break
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
-                self.on_change("watcher restarted")  # changes may have been missed meanwhile
+            catch_up = True  # what changed while no watch was armed is read once the new one is
         self.health.alive = False
 
-    def _watch(self) -> None:
-        """Watch the folders of the moment; return when they change (to watch the new ones) or on stop."""
+    def _watch(self, catch_up: bool) -> None:
+        """Watch the folders of the moment; return when they change (to watch the new ones) or on stop.
+
+        With `catch_up`, reload once the watch is armed (its first quiet step): a file written in
+        a new folder before the folder was watched is read then."""
         from watchfiles import watch
 
         plan = watched_folders(self.path, self.documents())
         if not plan:
             raise FileNotFoundError(f"{self.path}: no folder to watch (the repository is missing)")
         self.health.folders = len(plan)
-        self.health.alive = True
         for changes in watch(
             *(folder for folder, _, _ in plan),
             stop_event=self.stop,
             debounce=_DEBOUNCE_MS,
             step=_STEP_MS,
+            rust_timeout=_QUIET_STEP_MS,
+            yield_on_timeout=True,
             recursive=False,
             watch_filter=lambda _change, path: "/.git/" not in path,
             raise_interrupt=False,
         ):
-            _LOG.info("%d change(s) under %s", len(changes), self.path)
-            self.on_change("file change")
+            self.health.alive = True
+            if not changes and not catch_up:
+                continue
+            if changes:
+                _LOG.info("%d change(s) under %s", len(changes), self.path)
+            self.on_change("file change" if changes else "watch re-armed")
+            catch_up = False
             if watched_folders(self.path, self.documents()) != plan:
                 return

@@ -248,7 +248,6 @@ def test_a_watcher_that_fails_is_restarted_reported_and_catches_up(tmp_path: Pat
             shutil.rmtree(root / "payloads" / V2_FOLDER)
             wait_for(lambda: served(client, "back").headers["x-sandbox-case"] != f"{V2_FOLDER}/back.yaml", 30)
             tiny_repository.write_case(root, V2_FOLDER, "200.yaml", {"identifiant": "1"}, 200, '{"statut": "ok"}')
-            time.sleep(0.5)  # the watcher re-arms on the new folder after the reload the creation triggers
             tiny_repository.write_case(root, V2_FOLDER, "late.yaml", {"identifiant": "late"}, 200, '{"late": 1}')
             wait_for(lambda: served(client, "late").json() == {"late": 1}, 30)
     finally:
