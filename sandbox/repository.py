@@ -177,13 +177,16 @@ def read_repository(
     limits: FileLimits | None = None,
 ) -> RepositoryContent:
     """Read one fixture tree; nothing outside `root` (resolved once, here) is ever read."""
-    tree = RepositoryTree(root, limits)
+    with RepositoryTree(root, limits) as tree:
+        return _read_tree(tree, cache or ParseCache(), layer)
+
+
+def _read_tree(tree: RepositoryTree, cache: ParseCache, layer: int) -> RepositoryContent:
     base = tree.root
     content = RepositoryContent(root=str(base))
     if not base.is_dir():
         content.problems.append(LoadProblem(str(base), None, "fixture repository not found (not a folder)"))
         return content
-    cache = cache or ParseCache()
     _read_documents(tree, content, cache, layer)
     try:
         payloads = tree.folder(base / "payloads")

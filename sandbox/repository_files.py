@@ -92,6 +92,7 @@ class RepositoryTree:
     """The files of one repository root, resolved once: nothing outside it is ever read."""
 
     def __init__(self, root: str | os.PathLike[str], limits: FileLimits | None = None) -> None:
+        self._last_folder: tuple[Path, int] | None = None
         self.root = Path(os.path.realpath(root))
         self.limits = limits or FileLimits()
 
@@ -230,15 +231,39 @@ class RepositoryTree:
         descriptor = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             for part in real.relative_to(self.root).parts[:-1]:
-                following = os.open(
-                    part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=descriptor
-                )
+                flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+                following = os.open(part, flags, dir_fd=descriptor)
                 os.close(descriptor)
                 descriptor = following
         except OSError as error:
             os.close(descriptor)
-            raise RefusedFile(f"changed while being read (a folder replaced by a link?): {error.strerror}") from None
+            if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise _LinkOnTheWay(f"a link on the way, or a folder replaced by one: {error.strerror}") from None
+            raise RefusedFile(f"cannot be opened: {error.strerror}") from None
         return descriptor
+
+    def _folder_of(self, real: Path) -> int:
+        """The descriptor of the folder holding `real`, kept for the next file of the same folder."""
+        if self._last_folder is not None and self._last_folder[0] == real.parent:
+            return self._last_folder[1]
+        descriptor = self._walk_to(real)
+        self.close()
+        self._last_folder = (real.parent, descriptor)
+        return descriptor
+
+    def close(self) -> None:
+        if self._last_folder is not None:
+            os.close(self._last_folder[1])
+            self._last_folder = None
+
+    def __enter__(self) -> RepositoryTree:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
 
     def _open_folder(self, real: Path) -> int:
         if real == self.root:
@@ -254,7 +279,7 @@ class RepositoryTree:
     def _open_file(self, real: Path) -> int:
         if real == self.root:
             raise RefusedFile("is the repository folder itself, not a file")
-        parent = self._walk_to(real)
+        parent = self._folder_of(real)
         try:
             # O_NONBLOCK: opening a FIFO must not wait for a writer
             flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -263,8 +288,6 @@ class RepositoryTree:
             if error.errno == errno.ELOOP:
                 raise _LinkOnTheWay(f"a link, or a file replaced by one: {error.strerror}") from None
             raise RefusedFile(f"cannot be opened: {error.strerror}") from None
-        finally:
-            os.close(parent)
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             os.close(descriptor)
             raise RefusedFile("not a regular file: not read")
@@ -297,18 +320,23 @@ class TooDeep(TooManyAliases):
 
 
 def deeper_than(value: Any, limit: int) -> bool:
-    """Does `value` hold mappings and lists more than `limit` levels deep? (iterative: any depth)"""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            if depth > limit:
-                return True
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            if depth > limit:
-                return True
-            stack.extend((child, depth + 1) for child in item)
+    """Does `value` hold mappings and lists more than `limit` levels deep? (level by level: any depth)"""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        for item in level:
+            below.extend(
+                [
+                    child
+                    for child in (item.values() if isinstance(item, dict) else item)
+                    if isinstance(child, (dict, list))
+                ]
+            )
+        level = below
     return False
 
 

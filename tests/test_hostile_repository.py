@@ -178,7 +178,11 @@ def test_link_loops_fifos_and_broken_links_are_problems_not_hangs(tmp_path: Path
     os.mkfifo(root / "sandbox.yaml")  # opened, it would wait for a writer
     (root / "payloads" / "itself").symlink_to(".")  # a folder link inside the root: followed, harmless
     (root / "openapi" / "deeper").symlink_to("..")  # discovery never descends links
+    (root / "elsewhere" / "data").mkdir(parents=True)  # a folder link inside the root: followed
+    (root / "elsewhere" / "data" / "throttle.yml").write_text("shared:\n  default: {limit: 5}\n")
+    (root / "data").symlink_to("elsewhere/data")
     content = read_repository(root)
+    assert content.throttles == {"default": {"limit": 5}}
     reasons = {p.path: p.reason for p in content.problems}
     prefix = f"payloads/{V2_FOLDER}/"
     assert "loop" in reasons[prefix + "loop.yaml"]
