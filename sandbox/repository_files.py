@@ -94,6 +94,7 @@ class RepositoryTree:
     def __init__(self, root: str | os.PathLike[str], limits: FileLimits | None = None) -> None:
         self._last_folder: tuple[Path, int] | None = None
         self.root = Path(os.path.realpath(root))
+        self._prefix = str(self.root).rstrip("/") + "/"
         self.limits = limits or FileLimits()
 
     def relative(self, path: Path) -> str:
@@ -121,7 +122,12 @@ class RepositoryTree:
         return real
 
     def _inside(self, real: Path) -> bool:
-        return real == self.root or self.root in real.parents
+        text = str(real)
+        return text == self._prefix[:-1] or text.startswith(self._prefix)
+
+    def _plain(self, path: Path) -> bool:
+        """Lexically inside the root: opened as it is, with O_NOFOLLOW on every folder on the way."""
+        return path.is_absolute() and self._inside(path) and ".." not in path.parts
 
     def exists(self, path: Path) -> bool:
         """Is there anything (a link included, even a broken one) at `path`?"""
@@ -136,8 +142,14 @@ class RepositoryTree:
 
     def entries(self, folder: Path) -> list[Entry]:
         """The names in `folder` (sorted), each link resolved and checked; hidden names included."""
-        real = self.resolve(folder)
-        descriptor = self._open_folder(real)
+        real = folder
+        try:
+            if not self._plain(folder):
+                raise _LinkOnTheWay("resolve first")
+            descriptor = self._open_folder(folder)
+        except _LinkOnTheWay:
+            real = self.resolve(folder)
+            descriptor = self._open_folder(real)
         try:
             with os.scandir(descriptor) as scan:
                 found = sorted(
@@ -219,7 +231,7 @@ class RepositoryTree:
     def _open(self, path: Path) -> int:
         """A descriptor on the regular file at `path`; a path without links is opened as it is,
         one with links is resolved (and checked) first."""
-        if path.is_absolute() and self._inside(path) and ".." not in path.parts:
+        if self._plain(path):
             try:
                 return self._open_file(path)
             except _LinkOnTheWay:
@@ -268,13 +280,13 @@ class RepositoryTree:
     def _open_folder(self, real: Path) -> int:
         if real == self.root:
             return os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        parent = self._walk_to(real)
+        parent = self._folder_of(real)
         try:
             return os.open(real.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
         except OSError as error:
+            if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise _LinkOnTheWay(f"a link, or not a folder: {error.strerror}") from None
             raise RefusedFile(f"cannot be opened as a folder: {error.strerror}") from None
-        finally:
-            os.close(parent)
 
     def _open_file(self, real: Path) -> int:
         if real == self.root:
