@@ -75,7 +75,8 @@ class ServeConfig:
 
 def make_syncer(config: ServeConfig) -> Syncer:
     cache_dir = Path(config.cache_dir)
-    sources = [make_source(location, config.ref, cache_dir) for location in config.fixtures]
+    largest = max(config.max_case_bytes, config.max_document_bytes)
+    sources = [make_source(location, config.ref, cache_dir, largest) for location in config.fixtures]
     cache = ParseCache(cache_dir)
     mode = MatchMode(config.match)
     secrets = configured_secrets(config.jwt_secrets)

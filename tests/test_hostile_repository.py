@@ -167,6 +167,34 @@ def test_a_git_commit_with_links_leading_outside_is_refused_the_same_way(tmp_pat
         app.syncer.stop()
 
 
+def test_a_git_commit_with_a_file_over_every_limit_is_never_copied_whole(tmp_path: Path) -> None:
+    origin = tiny_repository.build(tmp_path / "origin")
+    tiny_repository.write_case(origin, V2_FOLDER, "big.yaml", {"identifiant": "big"}, 200, '"' + "x" * 20_000 + '"')
+    repo = git.Repo.init(origin, initial_branch="main")
+    with repo.config_writer() as writer:
+        writer.set_value("user", "name", "Test")
+        writer.set_value("user", "email", "test@example.org")
+    repo.git.add(A=True)
+    repo.index.commit("a large case")
+    config = ServeConfig(
+        fixtures=[f"file://{origin}"],
+        cache_dir=str(tmp_path / "cache"),
+        jwt_secrets=[SECRET],
+        watch=False,
+        max_case_bytes=4096,
+        max_document_bytes=16384,
+    )
+    app = assemble(config)
+    assert app.syncer is not None
+    try:
+        (problem,) = app.snapshot.report.problems
+        assert problem.path == f"payloads/{V2_FOLDER}/big.yaml" and "over the limit of 4096 bytes" in problem.reason
+        exported = Path(app.snapshot.layers[0].root) / "payloads" / V2_FOLDER / "big.yaml"
+        assert exported.stat().st_size > 16384 and set(exported.read_bytes()) == {0}  # its size, not its bytes
+    finally:
+        app.syncer.stop()
+
+
 def test_link_loops_fifos_and_broken_links_are_problems_not_hangs(tmp_path: Path) -> None:
     root = tiny_repository.build(tmp_path / "repository")
     folder = root / "payloads" / V2_FOLDER
