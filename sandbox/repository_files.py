@@ -9,10 +9,11 @@ Every reader of a repository (the server's load, `sandbox lint`, `sandbox docs`,
   cannot lead outside either. Links inside the root are followed; loops are refused.
 * size: read from the open file (`fstat`) before a byte is read, and never more than
   the limit even if the file grows meanwhile. FIFOs and devices are refused.
-* YAML: libyaml composes the node graph, the size of the graph with every alias
-  expanded is counted (linear, memoised per node) before a Python object is built,
-  and duplicate mapping keys are recorded (both Ruby's Psych and PyYAML keep the last
-  value silently).
+* YAML: libyaml composes the node graph; when the text holds an anchor, the size of the
+  graph with every alias expanded is counted (linear, memoised per node) before a Python
+  object is built; data nested deeper than the limit is refused (JSON payloads too), and
+  duplicate mapping keys are recorded (both Ruby's Psych and PyYAML keep the last value
+  silently).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import httpx
 import pytest
 import yaml
 
-from sandbox import catalogue, rendering
+from sandbox import catalogue_lint, rendering
 from sandbox.app import create_app
 from sandbox.docs import generate
 from sandbox.lint import lint_repository
@@ -487,7 +487,7 @@ def test_the_catalogue_never_waits_for_a_lint_that_does_not_end(monkeypatch: pyt
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sandbox.lint, "lint_repository", slow)
-    monkeypatch.setattr(catalogue, "LINT_WAIT_S", 0.2)
+    monkeypatch.setattr(catalogue_lint, "LINT_WAIT_S", 0.2)
     app = create_app(build_snapshot(ROOT), Services())
     try:
         with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=TIMEOUT) as client:
