@@ -19,7 +19,6 @@ import json
 import logging
 import re
 import shlex
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,13 +29,13 @@ from urllib.parse import urlencode
 
 import jinja2
 import yaml
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from sandbox.catalogue_lint import LintCache, LintNote, LintResult, LintSummary
 from sandbox.coercion import to_s
 from sandbox.matching import strip_brackets
 from sandbox.openapi import Operation, Parameter
@@ -205,86 +204,6 @@ def _matches(terms: Sequence[str], haystack: str) -> bool:
 
 def search_terms(query: str) -> list[str]:
     return [term for term in query.lower().split() if term]
-
-
-# ---------------------------------------------------------------------------
-# Lint status, computed once per served revision
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LintSummary:
-    errors: int = 0
-    warnings: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class LintNote:
-    severity: str
-    line: int | None
-    rule: str
-    message: str
-    hint: str
-
-
-@dataclass(frozen=True, slots=True)
-class LintResult:
-    by_folder: Mapping[str, LintSummary]
-    by_case: Mapping[str, tuple[LintNote, ...]]  # `folder/file` → findings
-    france_connect_reach: Mapping[str, tuple[str, ...]]  # `folder/file` → FranceConnect tokens
-
-
-class LintCache:
-    """`sandbox.lint` over each source of the snapshot; one result per (revision, mode, language)."""
-
-    def __init__(self, runner: Callable[[Snapshot, str], LintResult | None] | None = None) -> None:
-        self._runner = runner or run_lint
-        self._results: dict[tuple[str, tuple[str, ...], str, str], LintResult | None] = {}
-        self._lock = threading.Lock()
-
-    def get(self, snapshot: Snapshot, lang: str) -> LintResult | None:
-        key = (snapshot.revision, tuple(layer.root for layer in snapshot.layers), snapshot.mode.value, lang)
-        with self._lock:
-            if key in self._results:
-                return self._results[key]
-            result = self._runner(snapshot, lang)
-            if any(k[:3] != key[:3] for k in self._results):
-                self._results.clear()  # another revision: forget the old one
-            self._results[key] = result
-            return result
-
-
-def run_lint(snapshot: Snapshot, lang: str) -> LintResult | None:
-    """Findings per folder and per case, or None when the lint is not available or fails."""
-    try:
-        from sandbox.lint import lint_repository
-    except ImportError:
-        return None
-    by_folder: dict[str, list[int]] = {}
-    by_case: dict[str, list[LintNote]] = {}
-    reach: dict[str, tuple[str, ...]] = {}
-    roots = [layer.root for layer in snapshot.layers] or [snapshot.root]
-    try:
-        for root in roots:
-            report = lint_repository(root, mode=snapshot.mode, lang=lang)
-            for finding in report.findings:
-                parts = finding.file.split("/")
-                if len(parts) < 3 or parts[0] != "payloads":
-                    continue
-                counts = by_folder.setdefault(parts[1], [0, 0])
-                counts[0 if finding.severity == "error" else 1] += 1
-                by_case.setdefault(f"{parts[1]}/{parts[2]}", []).append(
-                    LintNote(finding.severity, finding.line, finding.rule, finding.message, finding.hint)
-                )
-            reach.update(report.france_connect_reach)
-    except Exception:  # the catalogue must render whatever the lint does
-        _LOG.exception("lint of %s failed: the catalogue shows no lint status", snapshot.revision)
-        return None
-    return LintResult(
-        by_folder={folder: LintSummary(*counts) for folder, counts in by_folder.items()},
-        by_case={case: tuple(notes) for case, notes in by_case.items()},
-        france_connect_reach=reach,
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -644,7 +563,7 @@ class Catalogue:
         snapshot = self.app.snapshot
         query = request.query_params.get("q", "").strip()
         terms = search_terms(query)
-        lint = await run_in_threadpool(self.lint.get, snapshot, "en")
+        lint = await self.lint.result(snapshot, "en")
         rows = operation_rows(snapshot, lint)
         shown = [row for row in rows if _matches(terms, row.search)]
         return self._render(
@@ -673,7 +592,7 @@ class Catalogue:
                 status_code=404,
             )
         lang, _ = negotiate(request)
-        lint = await run_in_threadpool(self.lint.get, snapshot, lang)
+        lint = await self.lint.result(snapshot, lang)
         base_url = str(request.base_url).rstrip("/")
         fields = _fields(operation)
         views = case_views(snapshot, operation, fields, base_url, lint)

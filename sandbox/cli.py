@@ -10,6 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sandbox.matching import MatchMode
+from sandbox.repository_files import (
+    DEFAULT_MAX_ALIAS_NODES,
+    DEFAULT_MAX_CASE_BYTES,
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    DEFAULT_MAX_NESTING,
+)
 
 
 def default_cache_dir() -> Path:
@@ -58,6 +64,10 @@ def _serve(args: argparse.Namespace) -> int:
         watch=not args.no_watch,
         validate_responses=args.validate_responses,
         journal_size=args.journal_size,
+        max_case_bytes=args.max_case_bytes,
+        max_document_bytes=args.max_document_bytes,
+        max_alias_nodes=args.max_alias_nodes,
+        max_nesting=args.max_nesting,
     )
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(levelname)s: %(name)s: %(message)s")
     redact_logs()
@@ -88,6 +98,13 @@ def _serve(args: argparse.Namespace) -> int:
         uvicorn.run(assemble(config, syncer), http="httptools", loop="uvloop", **common)
         syncer.stop()
     return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,6 +211,37 @@ def build_parser() -> argparse.ArgumentParser:
         type=datetime.date.fromisoformat,
         metavar="YYYY-MM-DD",
         help="the date validation rules count from (age windows, year ranges); default: the real date",
+    )
+    limits = serve.add_argument_group(
+        "limits on the fixture repository (untrusted input: a file over a limit is refused and reported)"
+    )
+    limits.add_argument(
+        "--max-case-bytes",
+        type=_positive,
+        default=DEFAULT_MAX_CASE_BYTES,
+        metavar="BYTES",
+        help="largest case file (also data/, tokens/, sandbox.yaml) (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-document-bytes",
+        type=_positive,
+        default=DEFAULT_MAX_DOCUMENT_BYTES,
+        metavar="BYTES",
+        help="largest OpenAPI document (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-alias-nodes",
+        type=_positive,
+        default=DEFAULT_MAX_ALIAS_NODES,
+        metavar="N",
+        help="nodes YAML aliases may add to one file once expanded (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-nesting",
+        type=_positive,
+        default=DEFAULT_MAX_NESTING,
+        metavar="N",
+        help="levels of mappings and lists in one file, and in a case's JSON payload (default: %(default)s)",
     )
     serve.set_defaults(handler=_serve)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,6 +36,7 @@ import yaml
 from sandbox.coercion import to_s
 from sandbox.replay import ENTREPRISE_TRACKING, PARTICULIER_RECIPIENT, france_connect_request
 from sandbox.repository import FRANCE_CONNECT_FOLDER, OpenAPIDocument, read_repository
+from sandbox.repository_files import RefusedFile, RepositoryTree, load_yaml
 
 __all__ = [
     "DEFAULT_BASE_URLS",
@@ -227,20 +229,35 @@ def curl_command(kind: str, path: str, params: Mapping[str, Any], base_urls: Map
 # ---------------------------------------------------------------------------
 
 
-def _case_files(folder: Path) -> list[Path]:
-    """Ruby `Dir["*.y*ml"]` (sorted): every file whose name ends in .y…ml."""
-    return sorted(
-        (p for p in folder.iterdir() if p.is_file() and re.fullmatch(r".*\.y.*ml", p.name)),
-        key=lambda p: p.name.encode("utf-8"),
-    )
-
-
-def _load(path: Path) -> dict[str, Any] | None:
+def _case_files(tree: RepositoryTree, folder: Path) -> list[Path]:
+    """Ruby `Dir["*.y*ml"]` (sorted): every file whose name ends in .y…ml (links leading outside: none)."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        entries = tree.entries(folder)
+    except (OSError, RefusedFile):
+        return []
+    return [
+        entry.path
+        for entry in sorted(entries, key=lambda e: e.name.encode("utf-8"))
+        if entry.is_file and re.fullmatch(r".*\.y.*ml", entry.name)
+    ]
+
+
+def _load(tree: RepositoryTree, path: Path) -> dict[str, Any] | None:
+    try:
+        text = tree.read_text(path, tree.limits.case_bytes, "--max-case-bytes")
+        data = load_yaml(text, tree.limits).data
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RefusedFile, RecursionError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _extra_description(tree: RepositoryTree, path: Path) -> str | None:
+    if not tree.exists(path):
+        return None
+    try:
+        return tree.read_text(path, tree.limits.case_bytes, "--max-case-bytes")
+    except (OSError, UnicodeDecodeError, RefusedFile):
+        return None
 
 
 def _collapse(writer: _Writer, title: str, content: str) -> None:
@@ -257,22 +274,29 @@ def _collapse(writer: _Writer, title: str, content: str) -> None:
 def _payload_json(raw: Any) -> str:
     try:
         return pretty_json(json.loads(raw)) if isinstance(raw, str) else pretty_json(raw)
-    except (json.JSONDecodeError, ValueError):
+    except (json.JSONDecodeError, ValueError, RecursionError):
         return str(raw)
 
 
-def folder_readme(folder: Path, title: str, api_path: str | None, base_urls: Mapping[str, str]) -> tuple[str, str]:
-    """The README.md and summary.csv of one case folder."""
+def folder_readme(
+    folder: Path,
+    title: str,
+    api_path: str | None,
+    base_urls: Mapping[str, str],
+    tree: RepositoryTree | None = None,
+) -> tuple[str, str]:
+    """The README.md and summary.csv of one case folder (of `payloads/` in the repository `tree`)."""
+    tree = tree or RepositoryTree(folder.parent.parent)
     readme = _Writer()
     readme.puts(f"# {title}")
-    extra = folder / EXTRA_DESCRIPTION
-    if extra.is_file():
+    extra = _extra_description(tree, folder / EXTRA_DESCRIPTION)
+    if extra is not None:
         readme.puts()
-        readme.puts(extra.read_text(encoding="utf-8"))
+        readme.puts(extra)
         readme.puts()
     csv = [_csv_row(CSV_HEADERS)]
-    for path in _case_files(folder):
-        data = _load(path)
+    for path in _case_files(tree, folder):
+        data = _load(tree, path)
         if data is None:
             continue
         raw_params = data.get("params")
@@ -331,12 +355,13 @@ def _family(document: OpenAPIDocument) -> str | None:
 
 def generate(root: str | Path, base_urls: Mapping[str, str] | None = None) -> list[GeneratedFile]:
     """Every generated file of the repository at `root`, in the upstream format."""
-    base = Path(root).resolve()
+    tree = RepositoryTree(root)
+    base = tree.root
     urls = {**DEFAULT_BASE_URLS, **(base_urls or {})}
     content = read_repository(base)
     documents = sorted(content.documents, key=lambda d: d.path)
     payloads = base / "payloads"
-    folders = {p.name for p in payloads.iterdir() if p.is_dir()} if payloads.is_dir() else set()
+    folders = set(content.folders)
     files: list[GeneratedFile] = []
     root_readme = _Writer()
     root_readme.puts(ROOT_PREAMBLE)
@@ -357,25 +382,25 @@ def generate(root: str | Path, base_urls: Mapping[str, str] | None = None) -> li
     files.append(GeneratedFile("payloads/README.md", root_readme.text()))
     for operation_id in sorted(linked):
         summary, path = linked[operation_id]
-        readme, csv = folder_readme(payloads / operation_id, summary, path, urls)
+        readme, csv = folder_readme(payloads / operation_id, summary, path, urls, tree)
         files.append(GeneratedFile(f"payloads/{operation_id}/README.md", readme))
         files.append(GeneratedFile(f"payloads/{operation_id}/summary.csv", csv))
     if FRANCE_CONNECT_FOLDER in folders:
-        readme, csv = folder_readme(payloads / FRANCE_CONNECT_FOLDER, FRANCE_CONNECT_TITLE, None, urls)
+        readme, csv = folder_readme(payloads / FRANCE_CONNECT_FOLDER, FRANCE_CONNECT_TITLE, None, urls, tree)
         files.append(GeneratedFile(f"payloads/{FRANCE_CONNECT_FOLDER}/README.md", readme))
         files.append(GeneratedFile(f"payloads/{FRANCE_CONNECT_FOLDER}/summary.csv", csv))
     return files
 
 
 def stale_files(root: str | Path, files: Sequence[GeneratedFile]) -> list[str]:
-    """The generated files whose content on disk differs (or that are missing)."""
-    base = Path(root)
+    """The generated files whose content on disk differs (or that are missing, or are links leading outside)."""
+    tree = RepositoryTree(root)
     stale = []
     for file in files:
-        target = base / file.path
+        target = tree.root / file.path
         try:
-            current = target.read_bytes()
-        except OSError:
+            current = tree.read_bytes(target, max(len(file.content) * 4, 1024), "generated file")
+        except (OSError, RefusedFile):
             stale.append(file.path)
             continue
         if current != file.content.encode("utf-8"):
@@ -384,13 +409,23 @@ def stale_files(root: str | Path, files: Sequence[GeneratedFile]) -> list[str]:
 
 
 def write_files(root: str | Path, files: Sequence[GeneratedFile]) -> list[str]:
-    """Write the files that changed; returns their paths."""
-    base = Path(root)
+    """Write the files that changed; returns their paths.
+
+    Raises `RefusedFile` (writing nothing more) for a file whose folder is a link leading
+    outside the repository; a generated file that is itself a link is replaced, never written through.
+    """
+    tree = RepositoryTree(root)
     written = []
     for path in stale_files(root, files):
-        target = base / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(next(f for f in files if f.path == path).content.encode("utf-8"))
+        target = tree.root / path
+        try:
+            folder = tree.writable(target.parent)
+        except RefusedFile as refusal:
+            raise RefusedFile(f"{path} not written: its folder {refusal}") from None
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{target.name}.{os.getpid()}.tmp"
+        temporary.write_bytes(next(f for f in files if f.path == path).content.encode("utf-8"))
+        os.replace(temporary, folder / target.name)
         written.append(path)
     return written
 
@@ -451,7 +486,11 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(f"{len(files)} generated file(s) up to date")
         return 0
-    written = write_files(root, files)
+    try:
+        written = write_files(root, files)
+    except RefusedFile as refusal:
+        print(f"sandbox docs: {refusal}", file=sys.stderr)
+        return 1
     for path in written:
         print(f"wrote {path}")
     print(f"{len(written)} file(s) written, {len(files) - len(written)} already up to date")

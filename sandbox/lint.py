@@ -26,7 +26,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -69,6 +69,16 @@ from sandbox.openapi import (
     resolve,
 )
 from sandbox.repository import CASE_SUFFIXES, FRANCE_CONNECT_FOLDER, NOT_FOUND_FILE, Case, read_repository
+from sandbox.repository_files import (
+    Entry,
+    FileLimits,
+    RefusedFile,
+    RepositoryTree,
+    TooDeep,
+    control_character,
+    load_json,
+    load_yaml,
+)
 from sandbox.validation import Check, CnavLieuNaissanceCheck, MenSearchCheck, OperationChecks, build_checks
 
 __all__ = [
@@ -304,6 +314,27 @@ _FRENCH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^found undefined alias (.*)$", r"alias non défini \1"),
         (r"^could not determine a constructor for the tag (.*)$", r"tag inconnu \1"),
         (r"^'utf-8' codec can't decode byte (0x..) in position (\d+).*$", r"pas de l'UTF-8 (octet \1 en position \2)"),
+        # sandbox.repository_files: what a hostile repository meets
+        (r"^symbolic link leading outside the repository: not read$", "lien symbolique menant hors du dépôt : non lu"),
+        (r"^symbolic link loop: not read$", "boucle de liens symboliques : non lu"),
+        (r"^cannot be resolved: (.*)$", r"chemin introuvable : \1"),
+        (r"^not a regular file: not read$", "pas un fichier ordinaire : non lu"),
+        (
+            r"^file of (\d+) bytes, over the limit of (\d+) bytes \((.*)\): not read$",
+            r"fichier de \1 octets, au-delà de la limite de \2 octets (\3) : non lu",
+        ),
+        (
+            r"^aliases expand the document by (\d+) nodes, over the limit of (\d+) \((.*)\)$",
+            r"les alias ajoutent \1 nœuds au document, au-delà de la limite de \2 (\3)",
+        ),
+        (
+            r"^an alias refers to a node that contains it \(infinite expansion\)$",
+            "un alias désigne un nœud qui le contient (expansion infinie)",
+        ),
+        (
+            r"^name holding the control character (U\+[0-9A-F]{4}), which no HTTP header can carry.*$",
+            r"nom contenant le caractère de contrôle \1, qu'aucun en-tête HTTP ne peut porter",
+        ),
     )
 )
 
@@ -532,8 +563,11 @@ class _Attempt:
 
 
 class _Linter:
-    def __init__(self, root: Path, mode: MatchMode, today: datetime.date, lang: str) -> None:
+    def __init__(
+        self, root: Path, mode: MatchMode, today: datetime.date, lang: str, limits: FileLimits | None = None
+    ) -> None:
         self.root = root
+        self.tree = RepositoryTree(root, limits)
         self.mode = mode
         self.today = today
         self.lang = lang
@@ -556,7 +590,7 @@ class _Linter:
     # -- the run ----------------------------------------------------------------------
 
     def run(self) -> LintReport:
-        content = read_repository(self.root)
+        content = read_repository(self.root, limits=self.tree.limits)
         problems = [p for p in content.problems if not p.path.startswith("payloads/")]
         operations = operations_from_documents(content.documents, problems)
         for problem in problems:
@@ -568,16 +602,17 @@ class _Linter:
             self.add("repository-problem", "sandbox.yaml", None, detail=str(error))
         checks = build_checks()
         cases = {(case.folder, case.file): case for cases in content.folders.values() for case in cases}
-        payloads = self.root / "payloads"
-        folders = []
-        if payloads.is_dir():
-            folders = sorted(p for p in payloads.iterdir() if p.is_dir() and not p.name.startswith("."))
+        folders = self._entries(self.root / "payloads", "payloads", lambda entry: not entry.name.startswith("."))
         self._france_connect_tokens(content.folders.get(FRANCE_CONNECT_FOLDER, []))
         france_connect_paths = {
             op.path for op in operations.values() if book.accepts_france_connect(op.id) or op.is_france_connect
         }
         for folder in folders:
-            files = [self._read(folder, path, cases) for path in sorted(folder.iterdir()) if self._is_case(path)]
+            if not folder.is_folder:
+                continue
+            rel = f"payloads/{folder.name}"
+            wanted = self._entries(folder.path, rel, lambda entry: entry.name.endswith(CASE_SUFFIXES))
+            files = [self._read(folder.name, entry, cases) for entry in wanted if entry.is_file]
             if folder.name == FRANCE_CONNECT_FOLDER:
                 self._france_connect_folder(files, france_connect_paths)
                 continue
@@ -608,28 +643,44 @@ class _Linter:
             france_connect_reach=dict(self.reach),
         )
 
-    @staticmethod
-    def _is_case(path: Path) -> bool:
-        return path.is_file() and path.name.endswith(CASE_SUFFIXES)
-
-    def _read(self, folder: Path, path: Path, cases: Mapping[tuple[str, str], Case]) -> _File:
-        self.files += 1
-        rel = f"payloads/{folder.name}/{path.name}"
+    def _entries(self, folder: Path, rel: str, wanted: Callable[[Entry], bool]) -> list[Entry]:
+        """The wanted names of a folder of the repository; links leading outside it are findings."""
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
+            if self.tree.folder(folder) is None:
+                return []
+            entries = [entry for entry in self.tree.entries(folder) if wanted(entry)]
+        except (OSError, RefusedFile) as error:
+            self.add("unreadable-file", rel, None, detail=_localised(str(error), self.lang))
+            return []
+        for entry in entries:
+            if entry.refused is not None:
+                self.add("unreadable-file", f"{rel}/{entry.name}", None, detail=_localised(entry.refused, self.lang))
+        return entries
+
+    def _read(self, folder: str, entry: Entry, cases: Mapping[tuple[str, str], Case]) -> _File:
+        self.files += 1
+        rel = f"payloads/{folder}/{entry.name}"
+        try:
+            if (character := control_character(entry.name)) is not None:
+                raise RefusedFile(f"name holding the control character {character}, which no HTTP header can carry")
+            limit = self.tree.limits.case_bytes
+            text = self.tree.read_text(entry.path, limit, "--max-case-bytes")
+        except (OSError, UnicodeDecodeError, RefusedFile) as error:
             self.add("unreadable-file", rel, None, detail=_localised(str(error).splitlines()[0], self.lang))
-            return _File(folder.name, path.name, rel, "", failed=True)
-        file = _File(folder.name, path.name, rel, text)
-        file.case = cases.get((folder.name, path.name))
+            return _File(folder, entry.name, rel, "", failed=True)
+        file = _File(folder, entry.name, rel, text)
+        file.case = cases.get((folder, entry.name))
         file.lines = dict(file.case.lines) if file.case is not None else _key_lines(text)
         try:
-            file.data = yaml.load(text, Loader=yaml.CSafeLoader)
-        except yaml.YAMLError as error:
+            document = load_yaml(text, self.tree.limits)
+        except (yaml.YAMLError, RecursionError) as error:
             self.add("invalid-yaml", rel, _yaml_line(error), detail=_localised(_yaml_detail(error), self.lang))
             file.case = None
             file.failed = True
             return file
+        file.data = document.data
+        for line, key in document.duplicates:
+            self.add("yaml-duplicate-key", rel, line, key=key)
         file.param_lines = _param_lines(text, file.lines.get("params"))
         self._yaml_safety(file)
         return file
@@ -695,7 +746,10 @@ class _Linter:
             self.add("payload-not-json", file.rel, line, detail=self.reason("payload-missing"))
             return None
         try:
-            return json.loads(raw)
+            return load_json(raw, self.tree.limits)
+        except TooDeep:
+            self.add("payload-not-json", file.rel, line, detail=self.reason("json-too-deep"))
+            return None
         except json.JSONDecodeError as error:
             message = _localised(error.msg, self.lang)
             detail = self.reason("json-error", error=message, line=error.lineno, column=error.colno)
@@ -1280,12 +1334,17 @@ def lint_repository(
     mode: MatchMode = MatchMode.DOCUMENTED,
     today: datetime.date | None = None,
     lang: str = "en",
+    limits: FileLimits | None = None,
 ) -> LintReport:
-    """Every finding of the fixture repository at `root`; never raises on a bad file."""
+    """Every finding of the fixture repository at `root`; never raises on a bad file.
+
+    The files are read as the server reads them (`sandbox.repository_files`): nothing outside
+    `root`, each file bounded by `limits`, YAML aliases bounded before expansion.
+    """
     path = Path(root).resolve()
     if lang not in ("en", "fr"):
         raise ValueError(f"unknown language {lang!r} (en or fr)")
-    return _Linter(path, mode, today or datetime.date.today(), lang).run()
+    return _Linter(path, mode, today or datetime.date.today(), lang, limits).run()
 
 
 # ---------------------------------------------------------------------------

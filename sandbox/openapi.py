@@ -20,6 +20,8 @@ TRACKING_PARAMETERS = frozenset({"recipient", "context", "object", "token"})
 
 _VERSION_SEGMENT = re.compile(r"^v(\d+)$")
 _MAX_DEPTH = 24
+# nodes one schema may expand to through its `$ref`s (example generation, JSON Schema conversion)
+MAX_EXPANDED_NODES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,24 +199,39 @@ _FORMAT_EXAMPLES = {
 }
 
 
+class _Budget:
+    """Nodes one expansion of `$ref`s may still produce: a document is untrusted, and refs used
+    several times in a schema that refers to itself level after level expand exponentially (the
+    OpenAPI twin of a YAML alias bomb). The real documents need under 200 per schema."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, nodes: int = MAX_EXPANDED_NODES) -> None:
+        self.left = nodes
+
+    def spent(self) -> bool:
+        self.left -= 1
+        return self.left < 0
+
+
 def generate_example(schema: Any, components: Mapping[str, Any]) -> Any:
     """A deterministic example for `schema`: the same schema always gives the same value.
 
     Honours `example`, `enum`, `default`, `format`, `nullable`, arrays, objects,
     `oneOf`/`anyOf` (first branch), `allOf` (merged) and local `$ref`, and never
-    raises: a node it cannot understand becomes null.
+    raises: a node it cannot understand (or past `MAX_EXPANDED_NODES`) becomes null.
     """
-    return _example(schema, components, 0, frozenset())
+    return _example(schema, components, 0, frozenset(), _Budget())
 
 
-def _example(schema: Any, components: Mapping[str, Any], depth: int, seen: frozenset[str]) -> Any:
-    if depth > _MAX_DEPTH or not isinstance(schema, dict):
+def _example(schema: Any, components: Mapping[str, Any], depth: int, seen: frozenset[str], budget: _Budget) -> Any:
+    if depth > _MAX_DEPTH or not isinstance(schema, dict) or budget.spent():
         return None
     ref = schema.get("$ref")
     if isinstance(ref, str):
         if ref in seen:
             return None
-        return _example(resolve(schema, components), components, depth + 1, seen | {ref})
+        return _example(resolve(schema, components), components, depth + 1, seen | {ref}, budget)
     if "example" in schema:
         return schema["example"]
     if isinstance(schema.get("enum"), list) and schema["enum"]:
@@ -226,25 +243,25 @@ def _example(schema: Any, components: Mapping[str, Any], depth: int, seen: froze
     if isinstance(schema.get("allOf"), list):
         merged: dict[str, Any] = {}
         for part in schema["allOf"]:
-            value = _example(part, components, depth + 1, seen)
+            value = _example(part, components, depth + 1, seen, budget)
             if isinstance(value, dict):
                 merged.update(value)
             elif value is not None and not merged:
                 return value
-        for key, value in (_object_example(schema, components, depth, seen) or {}).items():
+        for key, value in (_object_example(schema, components, depth, seen, budget) or {}).items():
             merged.setdefault(key, value)
         return merged
     for keyword in ("oneOf", "anyOf"):
         branches = schema.get(keyword)
         if isinstance(branches, list) and branches:
-            return _example(branches[0], components, depth + 1, seen)
+            return _example(branches[0], components, depth + 1, seen, budget)
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object" or (kind is None and "properties" in schema):
-        return _object_example(schema, components, depth, seen) or {}
+        return _object_example(schema, components, depth, seen, budget) or {}
     if kind == "array":
-        item = _example(schema.get("items", {}), components, depth + 1, seen)
+        item = _example(schema.get("items", {}), components, depth + 1, seen, budget)
         return [] if item is None and not schema.get("items") else [item]
     if kind == "string":
         return _FORMAT_EXAMPLES.get(str(schema.get("format", "")), "dummy")
@@ -258,12 +275,12 @@ def _example(schema: Any, components: Mapping[str, Any], depth: int, seen: froze
 
 
 def _object_example(
-    schema: Mapping[str, Any], components: Mapping[str, Any], depth: int, seen: frozenset[str]
+    schema: Mapping[str, Any], components: Mapping[str, Any], depth: int, seen: frozenset[str], budget: _Budget
 ) -> dict[str, Any] | None:
     properties = schema.get("properties")
     if not isinstance(properties, dict):
         return None
-    return {str(name): _example(sub, components, depth + 1, seen) for name, sub in properties.items()}
+    return {str(name): _example(sub, components, depth + 1, seen, budget) for name, sub in properties.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -322,30 +339,32 @@ _JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "obj
 def openapi_to_json_schema(schema: Any, components: Mapping[str, Any]) -> dict[str, Any]:
     """An OpenAPI 3.0 schema as JSON Schema (draft 4): local `$ref` resolved, `nullable: true`
     admitting `null` on scalars and objects alike (and in `enum`), recursively."""
-    return _convert(schema, components, 0, frozenset())
+    return _convert(schema, components, 0, frozenset(), _Budget())
 
 
-def _convert(node: Any, components: Mapping[str, Any], depth: int, seen: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(node, dict) or depth > 40:
+def _convert(
+    node: Any, components: Mapping[str, Any], depth: int, seen: frozenset[str], budget: _Budget
+) -> dict[str, Any]:
+    if not isinstance(node, dict) or depth > 40 or budget.spent():
         return {}
     ref = node.get("$ref")
     if isinstance(ref, str):
         if ref in seen:
             return {}
-        return _convert(resolve(node, components), components, depth + 1, seen | {ref})
+        return _convert(resolve(node, components), components, depth + 1, seen | {ref}, budget)
     converted: dict[str, Any] = {
         key: value for key, value in node.items() if key not in _DROPPED_KEYWORDS and not str(key).startswith("x-")
     }
     if isinstance(converted.get("properties"), dict):
         converted["properties"] = {
-            str(k): _convert(v, components, depth + 1, seen) for k, v in converted["properties"].items()
+            str(k): _convert(v, components, depth + 1, seen, budget) for k, v in converted["properties"].items()
         }
     for keyword in ("items", "additionalProperties", "not"):
         if isinstance(converted.get(keyword), dict):
-            converted[keyword] = _convert(converted[keyword], components, depth + 1, seen)
+            converted[keyword] = _convert(converted[keyword], components, depth + 1, seen, budget)
     for keyword in ("allOf", "oneOf", "anyOf"):
         if isinstance(converted.get(keyword), list):
-            converted[keyword] = [_convert(v, components, depth + 1, seen) for v in converted[keyword]]
+            converted[keyword] = [_convert(v, components, depth + 1, seen, budget) for v in converted[keyword]]
     kind = converted.get("type")
     if isinstance(kind, str) and kind not in _JSON_TYPES:
         # `type: date` and other non-JSON types (seen in real documents) constrain nothing

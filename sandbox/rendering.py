@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from typing import Any
 
 JSON_API = "application/vnd.api+json; charset=utf-8"
@@ -34,5 +35,17 @@ def encode_json(value: Any) -> bytes:
 Header = tuple[bytes, bytes]
 
 
+# What no header value may hold (uvicorn refuses the whole response, h11 too): C0, DEL, C1.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def header_value(value: str) -> bytes:
+    """A header value built from repository data (a file name…) that can never break the response:
+    control characters are written `%XX`."""
+    if not (value.isascii() and value.isprintable()):
+        value = _CONTROL.sub(lambda match: f"%{ord(match.group()):02X}", value)
+    return value.encode("utf-8")
+
+
 def headers(*pairs: tuple[str, str]) -> tuple[Header, ...]:
-    return tuple((name.lower().encode("latin-1"), value.encode("utf-8")) for name, value in pairs)
+    return tuple((name.lower().encode("latin-1"), header_value(value)) for name, value in pairs)

@@ -12,7 +12,7 @@ import json
 import os
 import pickle
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -20,17 +20,26 @@ from typing import Any
 
 import yaml
 
-# libyaml's C loader: ~10x faster than the pure-Python one, and as safe.
-_Loader: type[yaml.CSafeLoader] = yaml.CSafeLoader
+from sandbox.repository_files import (
+    Entry,
+    FileLimits,
+    RefusedFile,
+    RepositoryTree,
+    TooDeep,
+    control_character,
+    load_json,
+    load_yaml,
+)
 
 CASE_SUFFIXES = (".yaml", ".yml")
 FRANCE_CONNECT_FOLDER = "france_connect"
 NOT_FOUND_FILE = "404.yaml"
 # Folders that never hold OpenAPI documents; skipping them keeps discovery fast.
-_SKIPPED_DIRS = {"payloads", "future_payloads", "node_modules", "tests", "__pycache__", "venv", "site-packages"}
+_SKIPPED_DIRS = frozenset(
+    {"payloads", "future_payloads", "node_modules", "tests", "__pycache__", "venv", "site-packages"}
+)
 _DISCOVERY_DEPTH = 3
 _SNIFF_BYTES = 4096
-_MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +110,8 @@ class ParseCache:
     """
 
     def __init__(self, folder: str | os.PathLike[str] | None = None) -> None:
-        self._folder = Path(folder) / "openapi" if folder is not None else None
+        # "openapi-2": entries are (document, duplicate keys) since duplicate keys are reported
+        self._folder = Path(folder) / "openapi-2" if folder is not None else None
         self._documents: dict[str, Any] = {}
         self._cases: dict[tuple[str, str, str], tuple[Case | None, tuple[LoadProblem, ...]]] = {}
         self.hits = 0
@@ -160,23 +170,63 @@ def _digest(data: bytes) -> str:
 
 
 def read_repository(
-    root: str | os.PathLike[str], cache: ParseCache | None = None, *, layer: int = 0
+    root: str | os.PathLike[str],
+    cache: ParseCache | None = None,
+    *,
+    layer: int = 0,
+    limits: FileLimits | None = None,
 ) -> RepositoryContent:
-    base = Path(root).resolve()
+    """Read one fixture tree; nothing outside `root` (resolved once, here) is ever read."""
+    with RepositoryTree(root, limits) as tree:
+        return _read_tree(tree, cache or ParseCache(), layer)
+
+
+def _read_tree(tree: RepositoryTree, cache: ParseCache, layer: int) -> RepositoryContent:
+    base = tree.root
     content = RepositoryContent(root=str(base))
     if not base.is_dir():
         content.problems.append(LoadProblem(str(base), None, "fixture repository not found (not a folder)"))
         return content
-    cache = cache or ParseCache()
-    _read_documents(base, content, cache, layer)
-    payloads = base / "payloads"
-    if payloads.is_dir():
-        for folder in sorted(p for p in payloads.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            content.folders[folder.name] = list(_read_folder(base, folder, content, cache, layer))
-    else:
-        content.problems.append(LoadProblem(str(payloads), None, "no payloads/ folder: no case loaded"))
-    _read_data_files(base, content)
+    _read_documents(tree, content, cache, layer)
+    try:
+        payloads = tree.folder(base / "payloads")
+    except RefusedFile as refusal:
+        content.problems.append(LoadProblem("payloads", None, str(refusal)))
+        payloads = None
+    if payloads is not None:
+        for entry in _entries(tree, payloads, "payloads", content):
+            if entry.name.startswith("."):
+                continue
+            if entry.refused is not None:
+                content.problems.append(LoadProblem(f"payloads/{entry.name}", None, entry.refused))
+            elif entry.is_folder and _nameable(f"payloads/{entry.name}", entry.name, content):
+                content.folders[entry.name] = list(_read_folder(tree, entry, content, cache, layer))
+    elif not tree.exists(base / "payloads"):
+        content.problems.append(LoadProblem(str(base / "payloads"), None, "no payloads/ folder: no case loaded"))
+    _read_data_files(tree, content)
+    content.problems = list(dict.fromkeys(content.problems))  # a link met by two readers: one problem
     return content
+
+
+def _entries(tree: RepositoryTree, folder: Path, rel: str, content: RepositoryContent) -> list[Entry]:
+    try:
+        return tree.entries(folder)
+    except (OSError, RefusedFile) as error:
+        content.problems.append(LoadProblem(rel, None, f"folder not read: {_short(error)}"))
+        return []
+
+
+def _nameable(rel: str, name: str, content: RepositoryContent) -> bool:
+    """A case is named in response headers (`X-Sandbox-Case`): its folder and file names must fit there."""
+    character = control_character(name)
+    if character is None:
+        return True
+    content.problems.append(
+        LoadProblem(
+            rel, None, f"name holding the control character {character}, which no HTTP header can carry: not read"
+        )
+    )
+    return False
 
 
 def _relative(base: Path, path: Path) -> str:
@@ -186,72 +236,86 @@ def _relative(base: Path, path: Path) -> str:
         return str(path)
 
 
-def _candidate_documents(base: Path) -> Iterator[Path]:
+def _read_documents(tree: RepositoryTree, content: RepositoryContent, cache: ParseCache, layer: int) -> None:
     """Walk the tree (bounded depth) for YAML/JSON files that look like OpenAPI documents."""
-    stack = [(base, 0)]
-    while stack:
-        folder, depth = stack.pop()
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
+    for folder, entry in tree.walk(_DISCOVERY_DEPTH, _SKIPPED_DIRS):
+        if not entry.name.endswith((".yaml", ".yml", ".json")):
             continue
-        for entry in entries:
-            if entry.name.startswith("."):
+        rel = tree.relative(folder / entry.name)
+        if entry.refused is not None:
+            content.problems.append(LoadProblem(rel, None, entry.refused))
+            continue
+        if not entry.is_file:
+            continue
+        try:
+            if b"openapi" not in tree.read_head(entry.path, _SNIFF_BYTES):
                 continue
-            if entry.is_dir(follow_symlinks=False):
-                if depth < _DISCOVERY_DEPTH and entry.name not in _SKIPPED_DIRS:
-                    stack.append((Path(entry.path), depth + 1))
-            elif entry.name.endswith((".yaml", ".yml", ".json")):
-                path = Path(entry.path)
-                try:
-                    if path.stat().st_size > _MAX_DOCUMENT_BYTES:
-                        continue
-                    with path.open("rb") as handle:
-                        head = handle.read(_SNIFF_BYTES)
-                except OSError:
-                    continue
-                if b"openapi" in head:
-                    yield path
-
-
-def _read_documents(base: Path, content: RepositoryContent, cache: ParseCache, layer: int) -> None:
-    for path in _candidate_documents(base):
-        rel = _relative(base, path)
+        except (OSError, RefusedFile):
+            continue
         content.files_read += 1
         try:
-            raw = path.read_bytes()
+            raw = tree.read_bytes(entry.path, tree.limits.document_bytes, "--max-document-bytes")
             content.digests.add(digest := _digest(raw))
             text = raw.decode("utf-8")
-            data = cache.document(digest, partial(_parse_document, text, path.suffix))
+            parse = partial(_parse_document, text, entry.name.endswith(".json"), tree.limits)
+            data, duplicates = cache.document(digest, parse)
         except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError, OSError) as error:
             content.problems.append(
                 LoadProblem(rel, _error_line(error), f"OpenAPI document unreadable: {_short(error)}")
             )
             continue
+        except RefusedFile as refusal:
+            content.problems.append(LoadProblem(rel, None, f"OpenAPI document {refusal}"))
+            continue
+        content.problems.extend(_duplicate_problems(rel, duplicates))
         if not isinstance(data, dict) or "openapi" not in data or not isinstance(data.get("paths"), dict):
             continue
         content.documents.append(OpenAPIDocument(rel, data, text, layer))
 
 
-def _parse_document(text: str, suffix: str) -> Any:
-    return json.loads(text) if suffix == ".json" else yaml.load(text, Loader=_Loader)
+def _parse_document(text: str, is_json: bool, limits: FileLimits) -> tuple[Any, list[tuple[int, str]]]:
+    if is_json:
+        return load_json(text, limits), []
+    document = load_yaml(text, limits)
+    return document.data, document.duplicates
 
 
-def _read_folder(base: Path, folder: Path, content: RepositoryContent, cache: ParseCache, layer: int) -> Iterator[Case]:
-    for path in sorted(folder.iterdir()):
-        if not path.is_file() or not path.name.endswith(CASE_SUFFIXES):
+def _duplicate_problems(rel: str, duplicates: Sequence[tuple[int, str]]) -> list[LoadProblem]:
+    return [
+        LoadProblem(
+            rel, line, f"key `{key}` written twice in the same mapping: the last value is used, as on real staging"
+        )
+        for line, key in duplicates
+    ]
+
+
+def _read_folder(
+    tree: RepositoryTree, folder: Entry, content: RepositoryContent, cache: ParseCache, layer: int
+) -> Iterator[Case]:
+    for entry in _entries(tree, folder.path, f"payloads/{folder.name}", content):
+        if not entry.name.endswith(CASE_SUFFIXES):
+            continue
+        rel = f"payloads/{folder.name}/{entry.name}"
+        if entry.refused is not None:
+            content.problems.append(LoadProblem(rel, None, entry.refused))
+            continue
+        if not entry.is_file:
+            if not entry.is_folder:  # a FIFO, a socket, a device
+                content.problems.append(LoadProblem(rel, None, "not a regular file: not read"))
             continue
         content.files_read += 1
-        rel = _relative(base, path)
+        if not _nameable(rel, entry.name, content):
+            continue
         try:
-            raw = path.read_bytes()
+            raw = tree.read_bytes(entry.path, tree.limits.case_bytes, "--max-case-bytes")
             text = raw.decode("utf-8")
-        except (OSError, UnicodeDecodeError) as error:
+        except (OSError, UnicodeDecodeError, RefusedFile) as error:
             content.problems.append(LoadProblem(rel, None, f"cannot read file: {_short(error)}"))
             continue
         content.digests.add(digest := _digest(raw))
         case, problems = cache.case(
-            (rel, str(layer), digest), partial(parse_case, folder.name, path.name, text, rel, layer=layer)
+            (rel, str(layer), digest),
+            partial(parse_case, folder.name, entry.name, text, rel, layer=layer, limits=tree.limits),
         )
         content.problems.extend(problems)
         if case is not None:
@@ -269,14 +333,27 @@ def _key_lines(text: str) -> dict[str, int]:
 
 
 def parse_case(
-    folder: str, file: str, text: str, rel: str, problems: list[LoadProblem], *, layer: int = 0
+    folder: str,
+    file: str,
+    text: str,
+    rel: str,
+    problems: list[LoadProblem],
+    *,
+    layer: int = 0,
+    limits: FileLimits | None = None,
 ) -> Case | None:
-    """Parse one case file; on failure append the reason to `problems` and return None."""
+    """Parse one case file; on failure append the reason to `problems` and return None.
+
+    A key written twice is a problem, but the case still loads with the last value, as
+    real staging's Ruby loader does (so a reload that brings one is refused, visibly).
+    """
     try:
-        data = yaml.load(text, Loader=_Loader)
+        document = load_yaml(text, limits)
     except yaml.YAMLError as error:
         problems.append(LoadProblem(rel, _error_line(error), f"invalid YAML: {_short(error)}"))
         return None
+    problems.extend(_duplicate_problems(rel, document.duplicates))
+    data = document.data
     lines = _key_lines(text)
     if not isinstance(data, dict):
         problems.append(LoadProblem(rel, 1, "a case must be a YAML mapping with params, status and payload"))
@@ -296,7 +373,10 @@ def parse_case(
         problems.append(LoadProblem(rel, lines.get("payload", 1), "`payload` must be a string holding a JSON document"))
         return None
     try:
-        payload = json.loads(raw_payload)
+        payload = load_json(raw_payload, limits)
+    except TooDeep as error:
+        problems.append(LoadProblem(rel, lines.get("payload", 1), f"`payload` is JSON {error.problem}"))
+        return None
     except json.JSONDecodeError as error:
         line = lines.get("payload", 1) + error.lineno
         problems.append(LoadProblem(rel, line, f"`payload` is not valid JSON: {error.msg} (column {error.colno})"))
@@ -320,45 +400,68 @@ def _optional_text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _read_data_files(base: Path, content: RepositoryContent) -> None:
+def _read_data_files(tree: RepositoryTree, content: RepositoryContent) -> None:
     """Authorisations (either name), throttles, tokens and lookup-rule extensions."""
     for name in ("data/authorizations.yml", "data/siade_authorizations.yml", "data/authorizations.yaml"):
-        shared = _read_shared(base, name, content)
+        shared = _read_shared(tree, name, content)
         if shared is not None:
             content.authorizations = {str(k): list(v or []) for k, v in shared.items()}
             break
     for name in ("data/throttle.yml", "data/throttle.yaml"):
-        shared = _read_shared(base, name, content)
+        shared = _read_shared(tree, name, content)
         if shared is not None:
             content.throttles = shared
             break
-    tokens = base / "tokens"
-    if tokens.is_dir():
-        for path in sorted(tokens.iterdir()):
-            if path.is_file() and not path.suffix and not path.name.startswith("."):
-                value = path.read_text(encoding="utf-8", errors="replace").strip()
-                if value.count(".") == 2:
-                    content.tokens[path.name] = value
-    extension = base / "sandbox.yaml"
-    if extension.is_file():
-        try:
-            data = yaml.load(extension.read_text(encoding="utf-8"), Loader=_Loader) or {}
-        except yaml.YAMLError as error:
-            content.problems.append(LoadProblem("sandbox.yaml", _error_line(error), f"invalid YAML: {_short(error)}"))
-            return
-        rules = data.get("lookup_rules") if isinstance(data, dict) else None
-        if isinstance(rules, list):
-            content.lookup_rules = [r for r in rules if isinstance(r, dict)]
-
-
-def _read_shared(base: Path, name: str, content: RepositoryContent) -> dict[str, Any] | None:
-    path = base / name
-    if not path.is_file():
-        return None
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        tokens = tree.folder(tree.root / "tokens")
+    except RefusedFile as refusal:
+        content.problems.append(LoadProblem("tokens", None, str(refusal)))
+        tokens = None
+    for entry in _entries(tree, tokens, "tokens", content) if tokens is not None else []:
+        if entry.name.startswith(".") or Path(entry.name).suffix:
+            continue
+        if entry.refused is not None:
+            content.problems.append(LoadProblem(f"tokens/{entry.name}", None, entry.refused))
+            continue
+        if not entry.is_file:
+            continue
+        try:
+            raw = tree.read_bytes(entry.path, tree.limits.case_bytes, "--max-case-bytes")
+        except (OSError, RefusedFile) as error:
+            content.problems.append(LoadProblem(f"tokens/{entry.name}", None, f"cannot read file: {_short(error)}"))
+            continue
+        value = raw.decode("utf-8", errors="replace").strip()
+        if value.count(".") == 2:
+            content.tokens[entry.name] = value
+    _, data = _read_yaml(tree, "sandbox.yaml", content)
+    rules = data.get("lookup_rules") if isinstance(data, dict) else None
+    if isinstance(rules, list):
+        content.lookup_rules = [r for r in rules if isinstance(r, dict)]
+
+
+def _read_yaml(tree: RepositoryTree, name: str, content: RepositoryContent) -> tuple[bool, Any]:
+    """A YAML file at a fixed place of the repository: (False, None) and a problem when it cannot be used."""
+    path = tree.root / name
+    if not tree.exists(path):
+        return False, None
+    try:
+        document = load_yaml(tree.read_text(path, tree.limits.case_bytes, "--max-case-bytes"), tree.limits)
     except yaml.YAMLError as error:
         content.problems.append(LoadProblem(name, _error_line(error), f"invalid YAML: {_short(error)}"))
+        return False, None
+    except RefusedFile as refusal:  # the same words as the discovery walk's: reported once
+        content.problems.append(LoadProblem(name, None, str(refusal)))
+        return False, None
+    except (OSError, UnicodeDecodeError) as error:
+        content.problems.append(LoadProblem(name, None, f"cannot read file: {_short(error)}"))
+        return False, None
+    content.problems.extend(_duplicate_problems(name, document.duplicates))
+    return True, document.data
+
+
+def _read_shared(tree: RepositoryTree, name: str, content: RepositoryContent) -> dict[str, Any] | None:
+    read, data = _read_yaml(tree, name, content)
+    if not read:
         return None
     shared = data.get("shared") if isinstance(data, dict) else None
     if not isinstance(shared, dict):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from sandbox.identifiers import is_ine, is_siren, is_siret
 from sandbox.matching import KeyBuilder, LookupRule, MatchMode, RuleBook, builtin_rulebook, strip_brackets
 from sandbox.openapi import TRACKING_PARAMETERS, Operation, generate_example, operations_from_documents
 from sandbox.repository import FRANCE_CONNECT_FOLDER, Case, RepositoryContent, read_repository
+from sandbox.repository_files import RefusedFile, RepositoryTree
 from sandbox.validation import OperationChecks, build_checks
 
 __all__ = ["NewCase", "add_command", "case_text", "main", "new_case"]
@@ -411,7 +413,7 @@ def new_case(
     path = folder / "200-a-completer.yaml"
     number = 1
     names = {strip_brackets(c.file) for c in existing}
-    while path.exists() or path.name in names:
+    while os.path.lexists(path) or path.name in names:
         number += 1
         path = folder / f"200-a-completer-{number}.yaml"
     return NewCase(operation_id, params, payload, case_text(params, payload), path)
@@ -496,9 +498,19 @@ def run(args: argparse.Namespace) -> int:
             )
         sys.stdout.write(made.text)
         return 0
-    target = Path(args.output) if args.output else made.path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(made.text, encoding="utf-8")
+    if args.output:
+        target = Path(args.output)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(made.text, encoding="utf-8")
+    else:
+        try:  # into the repository: never through a link leading outside it, never over a file
+            target = RepositoryTree(root).writable(made.path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("x", encoding="utf-8") as handle:
+                handle.write(made.text)
+        except (RefusedFile, OSError) as error:
+            print(f"sandbox new-case: {made.path} not written: {error}", file=sys.stderr)
+            return 2
     print(f"wrote {target}: edit its title, description and payload, then run `sandbox lint`")
     return 0
 

@@ -23,6 +23,13 @@ from sandbox.matching import MatchMode
 from sandbox.pipeline import Services
 from sandbox.ratelimit import RateLimiter
 from sandbox.repository import ParseCache
+from sandbox.repository_files import (
+    DEFAULT_MAX_ALIAS_NODES,
+    DEFAULT_MAX_CASE_BYTES,
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    DEFAULT_MAX_NESTING,
+    FileLimits,
+)
 from sandbox.snapshot import Snapshot, build_snapshot
 from sandbox.sources import LeaderLock, default_cache_dir, make_source
 from sandbox.sync import Syncer
@@ -49,6 +56,14 @@ class ServeConfig:
     watch: bool = True
     validate_responses: bool = False
     journal_size: int = 1000
+    max_case_bytes: int = DEFAULT_MAX_CASE_BYTES
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    max_alias_nodes: int = DEFAULT_MAX_ALIAS_NODES
+    max_nesting: int = DEFAULT_MAX_NESTING
+
+    @property
+    def limits(self) -> FileLimits:
+        return FileLimits(self.max_case_bytes, self.max_document_bytes, self.max_alias_nodes, self.max_nesting)
 
     def to_environment(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -60,13 +75,16 @@ class ServeConfig:
 
 def make_syncer(config: ServeConfig) -> Syncer:
     cache_dir = Path(config.cache_dir)
-    sources = [make_source(location, config.ref, cache_dir) for location in config.fixtures]
+    largest = max(config.max_case_bytes, config.max_document_bytes)
+    sources = [make_source(location, config.ref, cache_dir, largest) for location in config.fixtures]
     cache = ParseCache(cache_dir)
     mode = MatchMode(config.match)
     secrets = configured_secrets(config.jwt_secrets)
 
     def build(trees: Sequence[Path], revisions: Sequence[str | None]) -> Snapshot:
-        snapshot = build_snapshot(list(trees), mode, secrets=secrets, cache=cache, revisions=revisions)
+        snapshot = build_snapshot(
+            list(trees), mode, secrets=secrets, cache=cache, revisions=revisions, limits=config.limits
+        )
         cache.keep_only(snapshot.content.digests)
         return snapshot
 

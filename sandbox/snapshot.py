@@ -35,6 +35,7 @@ from sandbox.repository import (
     merge_layers,
     read_repository,
 )
+from sandbox.repository_files import FileLimits
 from sandbox.routing import Router
 from sandbox.validation import OperationChecks, builtin_checks
 
@@ -122,10 +123,12 @@ class Snapshot:
     revision: str = ""
     layers: tuple[Layer, ...] = ()
     loaded_at: float = field(default_factory=time.time)
+    # what one file of the repository may cost (the catalogue's lint reads with the same)
+    limits: FileLimits = field(default_factory=FileLimits, repr=False)
 
     @property
     def revision_header(self) -> tuple[bytes, bytes]:
-        return (b"x-sandbox-commit", self.revision.encode("latin-1", "replace"))
+        return (b"x-sandbox-commit", rendering.header_value(self.revision))
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +219,7 @@ def build_snapshot(
     rulebook: RuleBook | None = None,
     cache: ParseCache | None = None,
     revisions: Sequence[str | None] | None = None,
+    limits: FileLimits | None = None,
 ) -> Snapshot:
     """Read one fixture source, or several layered ones, and build a complete snapshot.
 
@@ -225,7 +229,7 @@ def build_snapshot(
     started = time.perf_counter()
     roots = [root] if isinstance(root, (str, Path)) else list(root)
     cache = cache or ParseCache()
-    layer_contents = [read_repository(r, cache, layer=index) for index, r in enumerate(roots)]
+    layer_contents = [read_repository(r, cache, layer=index, limits=limits) for index, r in enumerate(roots)]
     named = list(revisions or [None] * len(layer_contents))
     layer_revisions = [r or content_revision(c) for r, c in zip(named, layer_contents, strict=True)]
     content = merge_layers(layer_contents)
@@ -310,6 +314,7 @@ def build_snapshot(
         throttles=throttle_groups(content.throttles),
         documents=MappingProxyType(documents),
         revision=" + ".join(layer_revisions),
+        limits=limits or FileLimits(),
         layers=tuple(
             Layer(
                 root=layer_content.root,

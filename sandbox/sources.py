@@ -12,13 +12,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import io
 import os
 import re
 import shutil
 import tarfile
+import tempfile
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +27,8 @@ import git
 _REMOTE = re.compile(r"^(https?|file|ssh|git)://|^[\w.-]+@[\w.-]+:")
 _GIT_TIMEOUT_S = 120
 _KEPT_TREES = 3
+# no file of an exported commit is larger than this (the largest file the reader accepts)
+MAX_EXPORTED_BYTES = 64 * 1024 * 1024
 
 
 def is_remote(location: str) -> bool:
@@ -72,16 +73,6 @@ class LocalSource:
     def tree(self) -> Path:
         return self.path
 
-    def watched(self, documents: Iterable[str] = ()) -> list[Path]:
-        """What to watch: the folders a reload reads, not the whole tree (a project folder holds a
-        virtualenv of thousands of folders). A symlink (git-sync swaps it) is watched from its folder."""
-        if self.path.is_symlink():
-            return [self.path.parent]
-        tops = {"payloads", "data", "tokens"} | {Path(d).parts[0] for d in documents if len(Path(d).parts) > 1}
-        paths = [self.path / top for top in sorted(tops) if (self.path / top).is_dir()]
-        extension = self.path / "sandbox.yaml"
-        return [*paths, extension] if extension.is_file() else paths or [self.path]
-
     def revision(self) -> str | None:
         """None: the snapshot names a local folder by a digest of its files."""
         return None
@@ -93,9 +84,10 @@ class LocalSource:
 class GitSource:
     kind = "git"
 
-    def __init__(self, url: str, ref: str | None, cache_dir: Path) -> None:
+    def __init__(self, url: str, ref: str | None, cache_dir: Path, max_file_bytes: int = MAX_EXPORTED_BYTES) -> None:
         self.url = url
         self.ref = ref
+        self.max_file_bytes = max_file_bytes
         key = hashlib.sha256(f"{url}#{ref or ''}".encode()).hexdigest()[:16]
         self.home = cache_dir / "git" / key
         self.repo_dir = self.home / "repo.git"
@@ -166,11 +158,16 @@ class GitSource:
         self.trees.mkdir(parents=True, exist_ok=True)
         staging = self.trees / f".{sha}.{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
-        archive = io.BytesIO()
-        repo.archive(archive, treeish=sha, format="tar")
-        archive.seek(0)
-        with tarfile.open(fileobj=archive) as tar:
-            tar.extractall(staging, filter="data")
+        # on disk, not in memory: a commit may be large, and it is untrusted input
+        with tempfile.TemporaryFile(dir=self.trees) as archive:
+            repo.archive(archive, treeish=sha, format="tar")
+            archive.seek(0)
+            with tarfile.open(fileobj=archive) as tar:
+                for member in tar:
+                    if member.isreg() and member.size > self.max_file_bytes:
+                        _placeholder(member, staging)
+                    else:
+                        tar.extract(member, staging, filter=_export_filter)
         try:
             os.rename(staging, destination)
         except OSError:
@@ -200,11 +197,35 @@ class GitSource:
 Source = LocalSource | GitSource
 
 
-def make_source(location: str, ref: str | None, cache_dir: Path) -> Source:
+def make_source(location: str, ref: str | None, cache_dir: Path, max_file_bytes: int = MAX_EXPORTED_BYTES) -> Source:
     if is_remote(location):
-        return GitSource(location, ref, cache_dir)
+        return GitSource(location, ref, cache_dir, max_file_bytes)
     # Not resolved: a symlink swapped atomically (git-sync) is followed at every reload.
     return LocalSource(Path(location).absolute())
+
+
+def _export_filter(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo:
+    """tarfile's `data` filter, except that a symbolic link leading outside the tree is kept as it is:
+    the reader refuses it and names it in the load report (as for a local folder) instead of the
+    whole commit failing to export. Nothing is ever extracted through it: the `data` filter
+    refuses any later member whose path resolves outside the destination."""
+    try:
+        return tarfile.data_filter(member, destination)
+    except (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError):
+        if not member.issym():
+            raise
+        ownership: dict[str, Any] = {"uid": None, "gid": None, "uname": None, "gname": None, "mode": None}
+        return tarfile.tar_filter(member, destination).replace(**ownership, deep=False)
+
+
+def _placeholder(member: tarfile.TarInfo, staging: Path) -> None:
+    """A file too large for any reader: exported as an empty (sparse) file of its size, which the
+    reader refuses by its size and names in the load report, without its bytes ever being copied."""
+    checked = _export_filter(member, str(staging))
+    target = staging / checked.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as handle:
+        handle.truncate(member.size)
 
 
 def _replace_text(path: Path, text: str) -> None:

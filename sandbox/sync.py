@@ -23,11 +23,11 @@ from typing import Any
 
 from sandbox.snapshot import Snapshot, SnapshotHolder, describe
 from sandbox.sources import FetchError, GitSource, LeaderLock, LocalSource, Source
+from sandbox.watching import FolderWatcher
 
 _LOG = logging.getLogger("sandbox.sync")
 _MAX_BACKOFF_S = 600.0
 _FOLLOW_INTERVAL_S = 0.5
-_WATCH_DEBOUNCE_MS = 200
 
 Build = Callable[[Sequence[Path], Sequence[str | None]], Snapshot]
 
@@ -68,6 +68,7 @@ class Syncer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.watchers: list[FolderWatcher] = []
 
     # -- start and stop --------------------------------------------------------------------
 
@@ -109,9 +110,11 @@ class Syncer:
         """Start the poll and follow loop (git sources) and the watchers (local folders)."""
         if self.git_sources:
             self._spawn(self._poll_loop, "sandbox-poll")
-        for source in self.sources:
+        for layer, source in enumerate(self.sources):
             if isinstance(source, LocalSource):
-                self._spawn(partial(self._watch, source), f"sandbox-watch-{source.path.name}")
+                watcher = FolderWatcher(source.path, partial(self._documents, layer), self._changed, self._stop)
+                self.watchers.append(watcher)
+                self._spawn(watcher.run, f"sandbox-watch-{source.path.name}")
 
     def stop(self) -> None:
         self._stop.set()
@@ -215,21 +218,13 @@ class Syncer:
             if not any(isinstance(s, LocalSource) for s in self.sources) and revisions != self.holder.current.revision:
                 self.reload("follow", fetch=False)
 
-    def _watch(self, source: LocalSource) -> None:
-        from watchfiles import watch
-
+    def _documents(self, layer: int) -> list[str]:
+        """The OpenAPI documents of one source (their folders are watched)."""
         assert self.holder is not None
-        documents = [d.path for d in self.holder.current.content.documents if Path(d.path).parts]
-        for changes in watch(
-            *source.watched(documents),
-            stop_event=self._stop,
-            debounce=_WATCH_DEBOUNCE_MS,
-            step=50,
-            watch_filter=lambda _change, path: "/.git/" not in path,
-            raise_interrupt=False,
-        ):
-            _LOG.info("%d change(s) under %s", len(changes), source.path)
-            self.reload("file change", fetch=False)
+        return [d.path for d in self.holder.current.content.documents if d.layer == layer]
+
+    def _changed(self, reason: str) -> None:
+        self.reload(reason, fetch=False)
 
     # -- status ----------------------------------------------------------------------------
 
@@ -245,5 +240,6 @@ class Syncer:
                 "reloads": self.reloads,
                 "last_attempt": asdict(self.last_attempt) if self.last_attempt else None,
                 "last_failure": asdict(self.last_failure) if self.last_failure else None,
+                "watchers": [asdict(watcher.health) for watcher in self.watchers],
             },
         }

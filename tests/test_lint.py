@@ -420,6 +420,11 @@ def _seed(root: Path) -> dict[Key, set[str]]:
     (root / rel).write_bytes("description: 'caf\xe9'\n".encode("latin-1"))
     expect("unreadable-file", rel, None)
 
+    # yaml-duplicate-key: a key written twice (real staging keeps the last value, silently)
+    rel = P + "api_entreprise_v3_insee_etablissements/personne_morale_etat_cesse.yaml"
+    text = _edit(root, rel, _insert_after("status: 200", "status: 200"))
+    expect("yaml-duplicate-key", rel, _line_of(text, "status: 200") + 1)
+
     # repository-problem: a broken sandbox.yaml
     (root / "sandbox.yaml").write_text("lookup_rules: [\n", encoding="utf-8")
     expect("repository-problem", "sandbox.yaml", 2)
