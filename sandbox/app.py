@@ -2,7 +2,8 @@
 
 API requests go straight from the ASGI scope to pre-serialised bytes; the sandbox's
 own routes (`/__sandbox/...`) and the legacy reload route are a small Starlette app.
-Every response names the snapshot it came from in `X-Sandbox-Commit`.
+Every response names the snapshot it came from in `X-Sandbox-Commit`. Who may use the
+sandbox's own routes is an `AdminPolicy` decided at start (`sandbox.admin`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from sandbox.admin import AdminPolicy, admin_only, public_status
 from sandbox.explain import explanation, header_value
 from sandbox.journal import Entry, Journal
 from sandbox.pipeline import IncomingRequest, Services, answer, api_of_host
@@ -41,11 +43,13 @@ class SandboxApp:
         services: Services,
         syncer: Syncer | None = None,
         webhook_secret: str | None = None,
+        admin: AdminPolicy | None = None,
     ) -> None:
         self.holder = holder
         self.services = services
         self.syncer = syncer
         self.webhook_secret = webhook_secret
+        self.admin = admin or AdminPolicy()  # open: what an embedding (the pytest plugin) on loopback expects
         self.reload_wait_s = RELOAD_WAIT_S
         self.journal = Journal(services.journal_size)
         self._schemas: tuple[Snapshot, ResponseValidators, dict[tuple[str, int, bytes], SchemaOutcome]] | None = None
@@ -55,10 +59,10 @@ class SandboxApp:
             routes=[
                 *catalogue_routes(self),
                 Route(f"{SANDBOX_PREFIX}/status", self.status),
-                Route(f"{SANDBOX_PREFIX}/requests", self.requests),
-                Route(SANDBOX_PREFIX + "/explain/{target:path}", self.explain),
-                Route(f"{SANDBOX_PREFIX}/webhook", self.webhook, methods=["POST"]),
-                Route(RELOAD_PATH, self.reload_mocks, methods=["POST"]),
+                Route(f"{SANDBOX_PREFIX}/requests", admin_only(self.admin, self.requests)),
+                Route(SANDBOX_PREFIX + "/explain/{target:path}", admin_only(self.admin, self.explain)),
+                Route(f"{SANDBOX_PREFIX}/webhook", self.webhook, methods=["POST"]),  # its own HMAC signature
+                Route(RELOAD_PATH, admin_only(self.admin, self.reload_mocks), methods=["POST"]),
             ],
         )
 
@@ -149,7 +153,7 @@ class SandboxApp:
         return JSONResponse(body, status_code=200 if "operation" in body else 404)
 
     async def reload_mocks(self, request: Request) -> Response:
-        """Legacy route: reload the fixture repository now (spec §1.5, §6); no auth, any host.
+        """Legacy route: reload the fixture repository now (spec §1.5, §6); no auth on a loopback bind.
         Coalesced with every other trigger; the caller gets the outcome of the reload that covers it."""
         if self.syncer is None:
             return Response(status_code=403)
@@ -184,9 +188,9 @@ class SandboxApp:
         )
 
     async def status(self, request: Request) -> Response:
-        if self.syncer is not None:
-            return JSONResponse(self.syncer.status())
-        return JSONResponse(describe(self.snapshot))
+        """Everything for admins; the revision, counts and health for anyone else (no paths, pid, errors)."""
+        full = self.syncer.status() if self.syncer is not None else {**describe(self.snapshot), "healthy": True}
+        return JSONResponse(full if self.admin.admits(request) else public_status(full))
 
 
 async def _covering_reload(syncer: Syncer, reason: str, wait_s: float) -> ReloadAttempt | None:
@@ -221,6 +225,8 @@ def create_app(
     services: Services | None = None,
     syncer: Syncer | None = None,
     webhook_secret: str | None = None,
+    admin: AdminPolicy | None = None,
 ) -> SandboxApp:
+    """The app; `admin` defaults to open (an embedding on loopback): `sandbox serve` decides it from `--host`."""
     holder = syncer.holder if syncer is not None and syncer.holder is not None else SnapshotHolder(snapshot)
-    return SandboxApp(holder, services or Services(), syncer, webhook_secret)
+    return SandboxApp(holder, services or Services(), syncer, webhook_secret, admin)
