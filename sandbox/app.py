@@ -2,34 +2,38 @@
 
 API requests go straight from the ASGI scope to pre-serialised bytes; the sandbox's
 own routes (`/__sandbox/...`) and the legacy reload route are a small Starlette app.
-Every response names the snapshot it came from in `X-Sandbox-Commit`.
+Every response names the snapshot it came from in `X-Sandbox-Commit`. Who may use the
+sandbox's own routes is an `AdminPolicy` decided at start (`sandbox.admin`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from sandbox.admin import AdminPolicy, admin_only, public_status
 from sandbox.explain import explanation, header_value
 from sandbox.journal import Entry, Journal
 from sandbox.pipeline import IncomingRequest, Services, answer, api_of_host
 from sandbox.response_validation import ResponseValidators, SchemaOutcome
 from sandbox.routing import VersionMiss
 from sandbox.snapshot import Prepared, Snapshot, SnapshotHolder, describe
-from sandbox.sync import Syncer
+from sandbox.sync import ReloadAttempt, Syncer
 
 SANDBOX_PREFIX = "/__sandbox"
 CATALOGUE_PREFIX = "/ui/"  # the web catalogue: `/` and `/ui/...`, paths no API uses
 RELOAD_PATH = "/api/reload-mocks"
 _MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+# How long a reload or webhook caller waits for the reload that covers it; then 202 "queued".
+RELOAD_WAIT_S = 30.0
 
 
 class SandboxApp:
@@ -39,11 +43,14 @@ class SandboxApp:
         services: Services,
         syncer: Syncer | None = None,
         webhook_secret: str | None = None,
+        admin: AdminPolicy | None = None,
     ) -> None:
         self.holder = holder
         self.services = services
         self.syncer = syncer
         self.webhook_secret = webhook_secret
+        self.admin = admin or AdminPolicy()  # open: what an embedding (the pytest plugin) on loopback expects
+        self.reload_wait_s = RELOAD_WAIT_S
         self.journal = Journal(services.journal_size)
         self._schemas: tuple[Snapshot, ResponseValidators, dict[tuple[str, int, bytes], SchemaOutcome]] | None = None
         from sandbox.catalogue import catalogue_routes  # the pages read this app: imported late
@@ -52,10 +59,10 @@ class SandboxApp:
             routes=[
                 *catalogue_routes(self),
                 Route(f"{SANDBOX_PREFIX}/status", self.status),
-                Route(f"{SANDBOX_PREFIX}/requests", self.requests),
-                Route(SANDBOX_PREFIX + "/explain/{target:path}", self.explain),
-                Route(f"{SANDBOX_PREFIX}/webhook", self.webhook, methods=["POST"]),
-                Route(RELOAD_PATH, self.reload_mocks, methods=["POST"]),
+                Route(f"{SANDBOX_PREFIX}/requests", admin_only(self.admin, self.requests)),
+                Route(SANDBOX_PREFIX + "/explain/{target:path}", admin_only(self.admin, self.explain)),
+                Route(f"{SANDBOX_PREFIX}/webhook", self.webhook, methods=["POST"]),  # its own HMAC signature
+                Route(RELOAD_PATH, admin_only(self.admin, self.reload_mocks), methods=["POST"]),
             ],
         )
 
@@ -146,13 +153,17 @@ class SandboxApp:
         return JSONResponse(body, status_code=200 if "operation" in body else 404)
 
     async def reload_mocks(self, request: Request) -> Response:
-        """Legacy route: reload the fixture repository now (spec §1.5, §6); no auth, any host."""
+        """Legacy route: reload the fixture repository now (spec §1.5, §6); no auth on a loopback bind.
+        Coalesced with every other trigger; the caller gets the outcome of the reload that covers it."""
         if self.syncer is None:
             return Response(status_code=403)
-        attempt = await run_in_threadpool(self.syncer.reload, "reload-mocks", force=True)
+        attempt = await _covering_reload(self.syncer, "reload-mocks", self.reload_wait_s)
+        if attempt is None:
+            body = {"message": "Reload queued: GET /__sandbox/status tells its outcome", "outcome": "queued"}
+            return JSONResponse(body, status_code=202)
         if attempt.outcome in ("refused", "failed"):
-            body = {"message": "Reload refused: the previous cases keep serving", "errors": attempt.errors}
-            return JSONResponse(body, status_code=422)
+            refused = {"message": "Reload refused: the previous cases keep serving", "errors": attempt.errors}
+            return JSONResponse(refused, status_code=422)
         return JSONResponse({"message": "Mock backend reloaded"})
 
     async def webhook(self, request: Request) -> Response:
@@ -168,16 +179,29 @@ class SandboxApp:
             return JSONResponse({"message": "pong"})
         if self.syncer is None:
             return JSONResponse({"error": "no fixture source to follow"}, status_code=409)
-        attempt = await run_in_threadpool(self.syncer.reload, "webhook")
+        attempt = await _covering_reload(self.syncer, "webhook", self.reload_wait_s)
+        if attempt is None:
+            return JSONResponse({"outcome": "queued", "revision": None, "errors": []}, 202)
         status = 200 if attempt.outcome in ("swapped", "unchanged") else 422
         return JSONResponse(
             {"outcome": attempt.outcome, "revision": attempt.revision, "errors": attempt.errors}, status
         )
 
     async def status(self, request: Request) -> Response:
-        if self.syncer is not None:
-            return JSONResponse(self.syncer.status())
-        return JSONResponse(describe(self.snapshot))
+        """Everything for admins; the revision, counts and health for anyone else (no paths, pid, errors)."""
+        full = self.syncer.status() if self.syncer is not None else {**describe(self.snapshot), "healthy": True}
+        return JSONResponse(full if self.admin.admits(request) else public_status(full))
+
+
+async def _covering_reload(syncer: Syncer, reason: str, wait_s: float) -> ReloadAttempt | None:
+    """The outcome of the reload that covers this trigger, or None if it has not ended after `wait_s`.
+    Waits without holding a thread: the reload runs on the syncer's own thread."""
+    future = asyncio.wrap_future(syncer.trigger(reason))
+    done, _ = await asyncio.wait({future}, timeout=wait_s)
+    if not done:
+        future.cancel()  # this waiter only: the reload itself cannot be cancelled
+        return None
+    return future.result()
 
 
 def _signature_ok(secret: str, body: bytes, header: str | None) -> bool:
@@ -201,6 +225,8 @@ def create_app(
     services: Services | None = None,
     syncer: Syncer | None = None,
     webhook_secret: str | None = None,
+    admin: AdminPolicy | None = None,
 ) -> SandboxApp:
+    """The app; `admin` defaults to open (an embedding on loopback): `sandbox serve` decides it from `--host`."""
     holder = syncer.holder if syncer is not None and syncer.holder is not None else SnapshotHolder(snapshot)
-    return SandboxApp(holder, services or Services(), syncer, webhook_secret)
+    return SandboxApp(holder, services or Services(), syncer, webhook_secret, admin)

@@ -4,6 +4,8 @@
 * `/ui/operations`: every operation of both APIs, grouped by provider, filtered by `?q=`;
 * `/ui/operations/{id}`: parameters, cases (cURL against this sandbox) and a "try it" form;
 * `/ui/journal`: the last requests, filtered by outcome, misses linked to their explanation;
+  (with a closed admin policy, the journal, the "try it" form and the sync details need the
+  admin token; the other pages render for anyone: `sandbox.admin`)
 * `/ui/static/...`: one stylesheet and one script (progressive enhancement only).
 
 Every page reads `app.snapshot` when it is requested (a reload swaps it) and is readable
@@ -526,6 +528,7 @@ class Catalogue:
                 "page": page,
                 "revision": snapshot.revision,
                 "ago": lambda ts: relative_time(ts, t),
+                "admin": self.app.admin.admits(request),
                 **context,
             },
             status_code=status_code,
@@ -543,7 +546,8 @@ class Catalogue:
     async def home(self, request: Request) -> Response:
         snapshot = self.app.snapshot
         report = snapshot.report
-        status = sync_view(self.app.syncer.status() if self.app.syncer is not None else None)
+        admin = self.app.admin.admits(request)
+        status = sync_view(self.app.syncer.status() if self.app.syncer is not None and admin else None)
         api_counts = sorted(report.operations_by_api.items(), key=lambda item: _api_rank(item[0]))
         return self._render(
             request,
@@ -648,6 +652,8 @@ class Catalogue:
         )
 
     async def journal(self, request: Request) -> Response:
+        if not self.app.admin.admits(request):
+            return self._render(request, "closed.html", "journal", {"title_key": "journal_title"}, status_code=403)
         outcome = request.query_params.get("outcome", "")
         operation = request.query_params.get("operation", "")
         try:

@@ -38,7 +38,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from sandbox.server import CONFIG_ENVIRONMENT, ServeConfig, assemble, make_syncer, redact_logs
+    from sandbox.admin import is_loopback
+    from sandbox.server import CONFIG_ENVIRONMENT, ServeConfig, admin_policy, assemble, make_syncer, redact_logs
     from sandbox.sources import is_remote
     from sandbox.sync import StartError
 
@@ -68,7 +69,15 @@ def _serve(args: argparse.Namespace) -> int:
         max_document_bytes=args.max_document_bytes,
         max_alias_nodes=args.max_alias_nodes,
         max_nesting=args.max_nesting,
+        host=args.host,
+        admin_token=args.admin_token,
+        admin_policy=args.admin_policy,
     )
+    try:
+        admin = admin_policy(config)
+    except ValueError as error:
+        print(f"sandbox: {error} (--admin-token / SANDBOX_ADMIN_TOKEN)", file=sys.stderr)
+        return 2
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(levelname)s: %(name)s: %(message)s")
     redact_logs()
     syncer = make_syncer(config)
@@ -87,6 +96,9 @@ def _serve(args: argparse.Namespace) -> int:
     if snapshot.report.operations == 0:
         print("sandbox: no operation found (no OpenAPI document with x-operationId)", file=sys.stderr)
         return 2
+    print(f"  admin routes: {admin.describe()}", flush=True)
+    if admin.open and not is_loopback(args.host):
+        print("  WARNING: admin routes open on a non-loopback address: anyone can read the journal", flush=True)
     print(f"Serving in {args.match} mode on http://{args.host}:{args.port}", flush=True)
     common = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
     if args.workers > 1:
@@ -162,7 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="requests kept by the journal, GET /__sandbox/requests (default: %(default)s)",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: %(default)s); on any non-loopback address the admin routes "
+        "need the admin token (see 'admin access')",
+    )
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default: %(default)s)")
     serve.add_argument(
         "--match",
@@ -242,6 +259,30 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_NESTING,
         metavar="N",
         help="levels of mappings and lists in one file, and in a case's JSON payload (default: %(default)s)",
+    )
+    admin = serve.add_argument_group(
+        "admin access",
+        "The sandbox's own routes (GET /__sandbox/requests, /__sandbox/explain/..., the details of "
+        "/__sandbox/status, the catalogue's journal and try-it, POST /api/reload-mocks) are open on a "
+        "loopback bind; on any other address they answer 403 unless the request sends "
+        "'Authorization: Bearer <admin token>'. The API, /api/ping and the catalogue's pages stay open; "
+        "the webhook keeps its own HMAC signature.",
+    )
+    admin.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        default=None,
+        help="the admin token, at least 16 characters (also SANDBOX_ADMIN_TOKEN, preferred: a command "
+        "line is visible to other users of the machine); without it, the admin routes of a non-loopback "
+        "bind are refused to everyone",
+    )
+    admin.add_argument(
+        "--admin-policy",
+        choices=["auto", "open", "closed"],
+        default="auto",
+        help="auto: open on a loopback bind, token required otherwise (default); closed: token required "
+        "even on loopback (behind a reverse proxy on the same host); open: no token anywhere (a trusted "
+        "network only)",
     )
     serve.set_defaults(handler=_serve)
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.admin import ADMIN_TOKEN_ENVIRONMENT, AdminPolicy, token_problem
 from sandbox.app import SandboxApp, create_app
 from sandbox.auth import configured_secrets
 from sandbox.journal import redact_text
@@ -60,6 +61,9 @@ class ServeConfig:
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
     max_alias_nodes: int = DEFAULT_MAX_ALIAS_NODES
     max_nesting: int = DEFAULT_MAX_NESTING
+    host: str = "127.0.0.1"  # the bind address: the admin routes are open on loopback only
+    admin_token: str | None = None  # else SANDBOX_ADMIN_TOKEN
+    admin_policy: str = "auto"  # auto | open | closed (sandbox.admin.PolicyMode)
 
     @property
     def limits(self) -> FileLimits:
@@ -92,8 +96,19 @@ def make_syncer(config: ServeConfig) -> Syncer:
     return Syncer(sources, build, poll_s=config.poll_s, leader=leader)
 
 
+def admin_policy(config: ServeConfig) -> AdminPolicy:
+    """Decided once: open on a loopback bind (or `--admin-policy open`), else the admin token is needed.
+    Raises ValueError for an unusable token."""
+    token = config.admin_token or os.environ.get(ADMIN_TOKEN_ENVIRONMENT) or None
+    problem = token_problem(token)
+    if problem is not None:
+        raise ValueError(problem)
+    return AdminPolicy.decide(config.host, token, config.admin_policy)
+
+
 def assemble(config: ServeConfig, syncer: Syncer | None = None) -> SandboxApp:
     """A ready app: first snapshot built, background sync running."""
+    admin = admin_policy(config)
     syncer = syncer or make_syncer(config)
     holder = syncer.holder or syncer.start()
     snapshot = holder.current
@@ -110,7 +125,7 @@ def assemble(config: ServeConfig, syncer: Syncer | None = None) -> SandboxApp:
     if config.watch:
         syncer.run_in_background()
     secret = config.webhook_secret or os.environ.get(WEBHOOK_SECRET_ENVIRONMENT)
-    return create_app(snapshot, services, syncer, secret)
+    return create_app(snapshot, services, syncer, secret, admin)
 
 
 class TokenRedaction(logging.Filter):

@@ -29,6 +29,11 @@ _GIT_TIMEOUT_S = 120
 _KEPT_TREES = 3
 # no file of an exported commit is larger than this (the largest file the reader accepts)
 MAX_EXPORTED_BYTES = 64 * 1024 * 1024
+# A local folder's fingerprint walks what a reload may read (a superset), bounded.
+_FINGERPRINT_DEPTH = 3
+_FINGERPRINT_MAX_ENTRIES = 200_000
+_FINGERPRINT_SKIPPED = frozenset({"node_modules", "__pycache__", "venv", "site-packages"})
+_RACY_NS = 2_000_000_000  # a file changed this recently may change again with the same times
 
 
 def is_remote(location: str) -> bool:
@@ -76,6 +81,45 @@ class LocalSource:
     def revision(self) -> str | None:
         """None: the snapshot names a local folder by a digest of its files."""
         return None
+
+    def fingerprint(self) -> str | None:
+        """The folder's revision before any build: a digest of the name, inode, size and change
+        times of every file a reload may read. Equal fingerprints, same files: no rebuild needed.
+        None (unknown: rebuild) when the folder is too large or a file changed in the last seconds
+        (file times are coarse: a second write in the same tick would keep them)."""
+        digest = hashlib.sha256(os.fsencode(os.path.realpath(self.path)))
+        now = time.time_ns()
+        entries = 0
+        stack: list[tuple[str, str, int]] = [(str(self.path), "", 0)]
+        while stack:
+            folder, prefix, depth = stack.pop()
+            try:
+                listed = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError as error:
+                digest.update(os.fsencode(f"{prefix}: {error.errno}\n"))
+                continue
+            for entry in listed:
+                entries += 1
+                if entries > _FINGERPRINT_MAX_ENTRIES:
+                    return None
+                if entry.name.startswith(".") or entry.name in _FINGERPRINT_SKIPPED:
+                    continue
+                name = prefix + entry.name
+                try:
+                    if entry.is_dir():
+                        if depth < _FINGERPRINT_DEPTH:
+                            stack.append((entry.path, name + "/", depth + 1))
+                        continue
+                    stat = entry.stat()
+                except OSError as error:
+                    digest.update(os.fsencode(f"{name}: {error.errno}\n"))
+                    continue
+                if now - max(stat.st_mtime_ns, stat.st_ctime_ns) < _RACY_NS:
+                    return None
+                digest.update(
+                    os.fsencode(f"{name}\0{stat.st_ino}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}\n")
+                )
+        return "local-" + digest.hexdigest()[:16]
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "location": self.location}

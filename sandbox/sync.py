@@ -6,7 +6,10 @@ that brings new problems (a broken YAML file, a bad OpenAPI document…) is refu
 previous snapshot keeps serving, and the failure is kept for `/__sandbox/status`.
 
 Triggers: a poll timer (git sources), a file watcher (local folders, debounced),
-`POST /api/reload-mocks` and the push webhook. One reload runs at a time.
+`POST /api/reload-mocks` and the push webhook. They go through one `ReloadQueue`: one reload
+in flight, one queued that every later trigger joins. A reload rebuilds only a revision that
+is neither the one served nor the one last refused (a local folder's revision is its
+fingerprint), so a broken commit is built once, not at every poll.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sandbox.reload_queue import ReloadQueue
 from sandbox.snapshot import Snapshot, SnapshotHolder, describe
 from sandbox.sources import FetchError, GitSource, LeaderLock, LocalSource, Source
 from sandbox.watching import FolderWatcher
@@ -44,6 +49,16 @@ class ReloadAttempt:
     outcome: str = "pending"  # swapped | unchanged | refused | failed
     revision: str | None = None
     errors: list[str] = field(default_factory=list)
+    rebuilt: bool = False  # False: nothing new to build (the revision served, or the one refused)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The last revision refused: not rebuilt until the sources give another one."""
+
+    key: str  # the sources' revisions (commits, folder fingerprints) when it was built
+    revision: str  # the snapshot's name for it
+    errors: tuple[str, ...]
 
 
 class Syncer:
@@ -65,6 +80,11 @@ class Syncer:
         self.last_attempt: ReloadAttempt | None = None
         self.last_failure: ReloadAttempt | None = None
         self.reloads = 0
+        self.fetches = 0
+        self.rebuilds = 0
+        self.served_key: str | None = None
+        self.refusal: Refusal | None = None
+        self.queue: ReloadQueue[ReloadAttempt] = ReloadQueue(self._run_queued, self._not_run)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -84,6 +104,7 @@ class Syncer:
         for source in self.git_sources:
             if self.is_leader():
                 try:
+                    self.fetches += 1
                     source.fetch()
                 except FetchError as error:
                     if source.current() is None:
@@ -95,6 +116,7 @@ class Syncer:
                     )
             elif source.current() is None:
                 self._wait_for_leader(source)
+        self.served_key = self.source_key()
         snapshot = self.build([s.tree() for s in self.sources], [s.revision() for s in self.sources])
         self.holder = SnapshotHolder(snapshot)
         return self.holder
@@ -118,6 +140,7 @@ class Syncer:
 
     def stop(self) -> None:
         self._stop.set()
+        self.queue.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         if self.leader is not None:
@@ -130,8 +153,32 @@ class Syncer:
 
     # -- reloading -------------------------------------------------------------------------
 
+    def trigger(self, reason: str, *, fetch: bool = True) -> Future[ReloadAttempt]:
+        """Ask for a reload (coalesced with the others); the future gives the outcome of the one that covers it."""
+        return self.queue.trigger(reason, fetch=fetch)
+
+    def _run_queued(self, reason: str, fetch: bool) -> ReloadAttempt:
+        return self.reload(reason, fetch=fetch)
+
+    def _not_run(self, reason: str) -> ReloadAttempt:
+        return ReloadAttempt(reason, self.clock(), outcome="failed", errors=["the sandbox is stopping: not reloaded"])
+
+    def source_key(self) -> str | None:
+        """What the sources hold now: their commits (git) and fingerprints (folders); None: unknown."""
+        parts = []
+        for source in self.sources:
+            part = source.revision() if isinstance(source, GitSource) else source.fingerprint()
+            if part is None:
+                return None
+            parts.append(part)
+        return " + ".join(parts)
+
+    def is_known(self, key: str | None) -> bool:
+        """The revision served, or the one last refused: nothing to build."""
+        return key is not None and (key == self.served_key or (self.refusal is not None and key == self.refusal.key))
+
     def reload(self, reason: str, *, fetch: bool = True, force: bool = False) -> ReloadAttempt:
-        """Fetch (if asked and leader), rebuild when something changed (or `force`), swap if sound."""
+        """Fetch (if asked and leader), rebuild a revision not seen yet (or `force`), swap if sound."""
         with self._lock:
             attempt = ReloadAttempt(reason=reason, started_at=self.clock())
             started = time.perf_counter()
@@ -143,7 +190,7 @@ class Syncer:
                 _LOG.exception("reload failed (%s)", reason)
             attempt.duration_ms = (time.perf_counter() - started) * 1000
             self.last_attempt = attempt
-            if attempt.outcome in ("failed", "refused"):
+            if attempt.outcome in ("failed", "refused") and (attempt.rebuilt or attempt.outcome == "failed"):
                 self.last_failure = attempt
             return attempt
 
@@ -154,17 +201,25 @@ class Syncer:
         elif fetch:
             for source in self.git_sources:
                 try:
+                    self.fetches += 1
                     source.fetch()
                 except FetchError as error:
                     self._schedule_retry(source)
                     attempt.errors.append(f"fetch {source.location}: {error}")
         current = self.holder.current
-        revisions = [s.revision() for s in self.sources]
-        has_local = any(isinstance(s, LocalSource) for s in self.sources)
-        if not force and not has_local and " + ".join(r or "" for r in revisions) == current.revision:
+        key = self.source_key()
+        if not force and key is not None and key == self.served_key:
             attempt.outcome = "failed" if attempt.errors else "unchanged"
             attempt.revision = current.revision
             return
+        if not force and self.refusal is not None and key == self.refusal.key:
+            attempt.outcome = "refused"
+            attempt.revision = self.refusal.revision
+            attempt.errors.extend(self.refusal.errors)
+            return
+        revisions = [s.revision() for s in self.sources]
+        self.rebuilds += 1
+        attempt.rebuilt = True
         snapshot = self.build([s.tree() for s in self.sources], revisions)
         attempt.revision = snapshot.revision
         known = {str(p) for p in current.report.problems}
@@ -172,13 +227,16 @@ class Syncer:
         if new_problems:
             attempt.outcome = "refused"
             attempt.errors.extend(new_problems)
+            if key is not None:
+                self.refusal = Refusal(key, snapshot.revision, tuple(new_problems))
             _LOG.error(
-                "reload of %s refused, the previous snapshot (%s) keeps serving:\n  %s",
+                "reload of %s refused (not rebuilt until a new revision); %s keeps serving:\n  %s",
                 snapshot.revision,
                 current.revision,
                 "\n  ".join(new_problems),
             )
             return
+        self.served_key = key
         if snapshot.revision == current.revision and not force:
             attempt.outcome = "unchanged"
             return
@@ -211,12 +269,17 @@ class Syncer:
                 if due:
                     for source in due:
                         source.health.next_fetch = now + self.poll_s if self.poll_s > 0 else None
-                    self.reload("poll")
+                    self.trigger("poll").result()
                     continue
-            assert self.holder is not None
-            revisions = " + ".join(s.revision() or "" for s in self.sources)
-            if not any(isinstance(s, LocalSource) for s in self.sources) and revisions != self.holder.current.revision:
-                self.reload("follow", fetch=False)
+            # Folders are watched, not polled; a commit served or refused already is not rebuilt;
+            # a reload running or queued reads CURRENT itself.
+            busy = self.queue.in_flight or self.queue.queued
+            if (
+                not busy
+                and not any(isinstance(s, LocalSource) for s in self.sources)
+                and not self.is_known(self.source_key())
+            ):
+                self.trigger("follow", fetch=False).result()
 
     def _documents(self, layer: int) -> list[str]:
         """The OpenAPI documents of one source (their folders are watched)."""
@@ -224,20 +287,34 @@ class Syncer:
         return [d.path for d in self.holder.current.content.documents if d.layer == layer]
 
     def _changed(self, reason: str) -> None:
-        self.reload(reason, fetch=False)
+        self.trigger(reason, fetch=False).result()
 
     # -- status ----------------------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        """Every source answered its last fetch and the last reload left nothing unserved."""
+        last = self.last_attempt
+        sources_ok = all(source.health.failures == 0 for source in self.sources)
+        return sources_ok and (last is None or last.outcome in ("swapped", "unchanged"))
 
     def status(self) -> dict[str, Any]:
         assert self.holder is not None
         return {
             **describe(self.holder.current),
+            "healthy": self.healthy(),
             "sources": [{**source.describe(), "health": asdict(source.health)} for source in self.sources],
             "sync": {
                 "pid": os.getpid(),
                 "poll_s": self.poll_s,
                 "leader": self.leader is None or self.leader.held,
                 "reloads": self.reloads,
+                "fetches": self.fetches,
+                "rebuilds": self.rebuilds,
+                "triggers": self.queue.triggers,
+                "coalesced": self.queue.coalesced,
+                "reload_in_flight": self.queue.in_flight,
+                "reload_queued": self.queue.queued,
+                "refused_revision": self.refusal.revision if self.refusal else None,
                 "last_attempt": asdict(self.last_attempt) if self.last_attempt else None,
                 "last_failure": asdict(self.last_failure) if self.last_failure else None,
                 "watchers": [asdict(watcher.health) for watcher in self.watchers],

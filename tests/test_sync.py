@@ -32,6 +32,7 @@ WEBHOOK_SECRET = "webhook-secret"
 TOKEN = mint(SECRET, [])
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "X-Api-Key": TOKEN}
 V2 = "/api/v2/demo"
+CLIENT_TIMEOUT_S = 60.0  # a reload route answers once its reload has run: a big build on a loaded machine
 
 
 def commit(repo: git.Repo, message: str) -> str:
@@ -102,7 +103,7 @@ def served(client: httpx.Client, identifiant: str) -> httpx.Response:
 def test_a_commit_is_served_within_the_poll_interval(repo: git.Repo, tmp_path: Path) -> None:
     app = assemble(config(repo, tmp_path / "cache"))
     try:
-        with serve_in_thread(app) as base, httpx.Client(base_url=base) as client:
+        with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=CLIENT_TIMEOUT_S) as client:
             first = served(client, "1")
             assert first.json() == {"statut": "ok"}
             assert first.headers["x-sandbox-commit"] == repo.head.commit.hexsha
@@ -122,7 +123,7 @@ def test_webhook_serves_a_commit_within_a_second_and_checks_its_signature(repo: 
     source = app.syncer.sources[0]
     assert isinstance(source, GitSource)
     try:
-        with serve_in_thread(app) as base, httpx.Client(base_url=base) as client:
+        with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=CLIENT_TIMEOUT_S) as client:
             sha = add_v2_case(repo, "7", '{"statut": "sept"}')
             body = json.dumps({"ref": "refs/heads/main", "after": sha}).encode()
             fetches = source.health.fetches
@@ -148,7 +149,7 @@ def test_a_broken_commit_keeps_the_previous_one_serving(repo: git.Repo, tmp_path
     assert app.syncer is not None
     good = repo.head.commit.hexsha
     try:
-        with serve_in_thread(app) as base, httpx.Client(base_url=base) as client:
+        with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=CLIENT_TIMEOUT_S) as client:
             broken = Path(repo.working_dir) / "payloads" / "api_particulier_v2_demo" / "cassé.yaml"
             broken.write_text("params:\n  identifiant: [1\nstatus: 200\n")
             bad = commit(repo, "broken case")
@@ -217,7 +218,7 @@ def test_layers_add_and_override_cases(repo: git.Repo, tmp_path: Path) -> None:
     )
     app = assemble(config(repo, tmp_path / "cache", watch=False, fixtures=[f"file://{repo.working_dir}", str(private)]))
     assert app.syncer is not None
-    with serve_in_thread(app) as base, httpx.Client(base_url=base) as client:
+    with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=CLIENT_TIMEOUT_S) as client:
         assert served(client, "1").json() == {"statut": "privé"}
         assert served(client, "99").json() == {"statut": "ajouté"}
         status = client.get("/__sandbox/status").json()
@@ -232,7 +233,7 @@ def test_a_local_folder_is_watched_and_a_burst_of_writes_gives_one_reload(tmp_pa
     app = assemble(ServeConfig(fixtures=[str(root)], cache_dir=str(tmp_path / "cache"), jwt_secrets=[SECRET]))
     assert app.syncer is not None
     try:
-        with serve_in_thread(app) as base, httpx.Client(base_url=base) as client:
+        with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=CLIENT_TIMEOUT_S) as client:
             time.sleep(0.3)  # let the watcher start
             for index in range(10):
                 tiny_repository.write_case(
@@ -275,7 +276,7 @@ def test_reload_under_load_never_mixes_snapshots(repo: git.Repo, tmp_path: Path)
                     wrong.append(f"{response.headers['x-sandbox-commit']}: {response.text}")
 
     try:
-        with serve_in_thread(app) as base, httpx.Client(base_url=base) as control:
+        with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=CLIENT_TIMEOUT_S) as control:
             workers = [threading.Thread(target=load, args=(base,)) for _ in range(2)]
             started = time.monotonic()
             for worker in workers:
@@ -328,7 +329,9 @@ def test_upgrade_from_one_corpus_to_the_other_is_followed_live(tmp_path: Path) -
     try:
         with (
             serve_in_thread(app) as base,
-            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client,
+            httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=CLIENT_TIMEOUT_S
+            ) as client,
         ):
             assert client.get("/__sandbox/status").json()["operations"] == 99
             before = client.get(men_v5)
@@ -443,7 +446,7 @@ def test_a_symlink_swapped_atomically_is_followed(tmp_path: Path) -> None:
     app = assemble(ServeConfig(fixtures=[str(link)], cache_dir=str(tmp_path / "cache"), jwt_secrets=[SECRET]))
     assert app.syncer is not None
     try:
-        with serve_in_thread(app) as base, httpx.Client(base_url=base) as client:
+        with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=CLIENT_TIMEOUT_S) as client:
             assert served(client, "s").headers["x-sandbox-case"] == "default"
             time.sleep(0.3)  # let the watcher start
             staging = tmp_path / "current.new"
