@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import datetime
+import math
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sandbox.arguments import OneLineErrors, bounded_int, interval, iso_date
 from sandbox.matching import MatchMode
+
+MAX_POLL_S = 86_400  # a day: a longer interval is "never", which is 0
+MAX_WORKERS = 64  # each worker holds a whole snapshot in memory
+MAX_JOURNAL_SIZE = 10_000  # entries are bounded in size; this bounds their number
+MAX_SHUTDOWN_TIMEOUT_S = 3_600
 
 
 def default_cache_dir() -> Path:
@@ -30,8 +36,7 @@ def default_fixtures() -> Path:
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
-    import uvicorn
-
+    from sandbox.process import ProcessError, bind_listener, bound_port, check_cache_dir, serve, supervise
     from sandbox.server import CONFIG_ENVIRONMENT, ServeConfig, assemble, make_syncer, redact_logs
     from sandbox.sources import is_remote
     from sandbox.sync import StartError
@@ -41,57 +46,72 @@ def _serve(args: argparse.Namespace) -> int:
         if not is_remote(location) and not Path(location).is_dir():
             print(f"sandbox: fixture repository {location} is not a folder (nor a git URL)", file=sys.stderr)
             return 2
-    config = ServeConfig(
-        fixtures=fixtures,
-        ref=args.ref,
-        cache_dir=str(args.cache_dir),
-        poll_s=args.poll,
-        match=args.match,
-        jwt_secrets=list(args.jwt_secret),
-        webhook_secret=args.webhook_secret,
-        rate_limit=not args.no_rate_limit,
-        rate_limit_key=args.rate_limit_key,
-        maintenance=args.maintenance,
-        france_connect_expiry=args.france_connect_expiry,
-        check_scopes=not args.no_scope_check,
-        today=args.today.isoformat() if args.today else None,
-        watch=not args.no_watch,
-        validate_responses=args.validate_responses,
-        journal_size=args.journal_size,
-    )
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(levelname)s: %(name)s: %(message)s")
-    redact_logs()
-    syncer = make_syncer(config)
-    try:
-        holder = syncer.start()
-    except StartError as error:
+    try:  # before the corpus loads: a mistake here is reported at once
+        check_cache_dir(args.cache_dir)
+        listener = bind_listener(args.host, args.port)
+    except ProcessError as error:
         print(f"sandbox: {error}", file=sys.stderr)
         return 2
-    snapshot = holder.current
-    for line in snapshot.report.summary_lines():
-        print(line, flush=True)
-    print(f"  revision: {snapshot.revision}", flush=True)
-    for source in syncer.sources:
-        if getattr(source, "serving_cached", False):
-            print(f"  WARNING: {source.location} is unreachable: serving the cached commit", flush=True)
-    if snapshot.report.operations == 0:
-        print("sandbox: no operation found (no OpenAPI document with x-operationId)", file=sys.stderr)
-        return 2
-    print(f"Serving in {args.match} mode on http://{args.host}:{args.port}", flush=True)
-    common = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
-    if args.workers > 1:
-        # Each worker assembles its own app; the cache is warm and the leader lock is free again.
-        syncer.stop()
-        os.environ[CONFIG_ENVIRONMENT] = config.to_environment()
-        uvicorn.run("sandbox.server:create_app_from_environment", factory=True, workers=args.workers, **common)
-    else:
-        uvicorn.run(assemble(config, syncer), http="httptools", loop="uvloop", **common)
-        syncer.stop()
-    return 0
+    with listener:
+        config = ServeConfig(
+            fixtures=fixtures,
+            ref=args.ref,
+            cache_dir=str(args.cache_dir),
+            poll_s=args.poll,
+            match=args.match,
+            jwt_secrets=list(args.jwt_secret),
+            webhook_secret=args.webhook_secret,
+            rate_limit=not args.no_rate_limit,
+            rate_limit_key=args.rate_limit_key,
+            maintenance=args.maintenance,
+            france_connect_expiry=args.france_connect_expiry,
+            check_scopes=not args.no_scope_check,
+            today=args.today.isoformat() if args.today else None,
+            watch=not args.no_watch,
+            validate_responses=args.validate_responses,
+            journal_size=args.journal_size,
+        )
+        level = getattr(logging, args.log_level.upper())
+        logging.basicConfig(level=level, format="%(levelname)s: %(name)s: %(message)s")
+        redact_logs()
+        syncer = make_syncer(config)
+        try:
+            holder = syncer.start()
+        except StartError as error:
+            print(f"sandbox: {error}", file=sys.stderr)
+            return 2
+        snapshot = holder.current
+        for line in snapshot.report.summary_lines():
+            print(line, flush=True)
+        print(f"  revision: {snapshot.revision}", flush=True)
+        for source in syncer.sources:
+            if getattr(source, "serving_cached", False):
+                print(f"  WARNING: {source.location} is unreachable: serving the cached commit", flush=True)
+        if snapshot.report.operations == 0:
+            print("sandbox: no operation found (no OpenAPI document with x-operationId)", file=sys.stderr)
+            return 2
+        address = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"Serving in {args.match} mode on http://{address}:{bound_port(listener)}", flush=True)
+        options = {
+            "log_level": args.log_level,
+            "access_log": args.access_log,
+            "timeout_graceful_shutdown": args.shutdown_timeout,
+            "http": "httptools",
+            "loop": "uvloop",
+        }
+        if args.workers > 1:
+            # Each worker assembles its own app; the cache is warm and the leader lock is free again.
+            syncer.stop()
+            os.environ[CONFIG_ENVIRONMENT] = config.to_environment()
+            return supervise(args.workers, listener, **options)
+        try:
+            return serve(assemble(config, syncer), listener, **options)
+        finally:
+            syncer.stop()
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="sandbox",
         description="Staging sandbox for API Particulier and API Entreprise, served from a fixture repository.",
     )
@@ -117,10 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=default_cache_dir(),
         metavar="DIR",
-        help="where clones, exported commits and parsed OpenAPI documents are kept (default: %(default)s)",
+        help="where clones, exported commits and parsed OpenAPI documents are kept; must be writable "
+        "(also SANDBOX_CACHE_DIR; default: %(default)s)",
     )
     sync.add_argument(
-        "--poll", type=float, default=60.0, metavar="SECONDS", help="fetch interval; 0: never (default: %(default)s)"
+        "--poll",
+        type=interval(1, MAX_POLL_S, zero="never"),
+        default=60.0,
+        metavar="SECONDS",
+        help=f"fetch interval, 1 to {MAX_POLL_S}; 0: never (default: %(default)s)",
     )
     sync.add_argument(
         "--webhook-secret",
@@ -129,7 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--no-watch", action="store_true", help="do not watch local folders nor poll remotes")
     serve.add_argument(
-        "--workers", type=int, default=1, help="worker processes (one of them fetches; default: %(default)s)"
+        "--workers",
+        type=bounded_int(1, MAX_WORKERS),
+        default=1,
+        metavar="N",
+        help=f"worker processes, 1 to {MAX_WORKERS} (one of them fetches; default: %(default)s)",
+    )
+    serve.add_argument(
+        "--shutdown-timeout",
+        type=bounded_int(1, MAX_SHUTDOWN_TIMEOUT_S, "a number of seconds"),
+        default=20,
+        metavar="SECONDS",
+        help="on SIGTERM, how long requests in flight may take to finish before they are cut "
+        "(keep it below the orchestrator's grace period; default: %(default)s)",
     )
     diagnostics = serve.add_argument_group("diagnostics")
     diagnostics.add_argument(
@@ -140,13 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diagnostics.add_argument(
         "--journal-size",
-        type=int,
+        type=bounded_int(0, MAX_JOURNAL_SIZE),
         default=1000,
         metavar="N",
-        help="requests kept by the journal, GET /__sandbox/requests (default: %(default)s)",
+        help=f"requests kept by the journal, GET /__sandbox/requests, 0 to {MAX_JOURNAL_SIZE} (default: %(default)s)",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    serve.add_argument("--port", type=int, default=8000, help="port to bind (default: %(default)s)")
+    serve.add_argument(
+        "--port",
+        type=bounded_int(0, 65535, "a port"),
+        default=8000,
+        help="port to bind, 0: any free port (printed at start; default: %(default)s)",
+    )
     serve.add_argument(
         "--match",
         choices=[m.value for m in MatchMode],
@@ -191,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     contract.add_argument(
         "--today",
-        type=datetime.date.fromisoformat,
+        type=iso_date,
         metavar="YYYY-MM-DD",
         help="the date validation rules count from (age windows, year ranges); default: the real date",
     )
@@ -232,11 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
-        if text[-1:] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
+        seconds = float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (examples: 3600, 90m, 12h, 30d)") from None
+        seconds = math.nan
+    if not math.isfinite(seconds) or not 0 <= seconds <= 100 * 365 * 86400:
+        raise argparse.ArgumentTypeError(f"not a duration: {text[:40]!r} (examples: 3600, 90m, 12h, 30d)")
+    return seconds
 
 
 def _token(args: argparse.Namespace) -> int:
