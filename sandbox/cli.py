@@ -8,9 +8,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sandbox.arguments import OneLineErrors, bounded_int, interval, iso_date
 from sandbox.matching import MatchMode
+
+if TYPE_CHECKING:
+    import socket
+
+    from sandbox.server import ServeConfig
 
 MAX_POLL_S = 86_400  # a day: a longer interval is "never", which is 0
 MAX_WORKERS = 64  # each worker holds a whole snapshot in memory
@@ -34,80 +40,87 @@ def default_fixtures() -> Path:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import logging
-
-    from sandbox.process import ProcessError, bind_listener, bound_port, check_cache_dir, serve, supervise
-    from sandbox.server import CONFIG_ENVIRONMENT, ServeConfig, assemble, make_syncer, redact_logs
+    from sandbox.process import ProcessError, bind_listener, check_cache_dir
+    from sandbox.server import ServeConfig
     from sandbox.sources import is_remote
-    from sandbox.sync import StartError
 
     fixtures = [str(f) for f in args.fixtures] or [str(default_fixtures())]
     for location in fixtures:
         if not is_remote(location) and not Path(location).is_dir():
             print(f"sandbox: fixture repository {location} is not a folder (nor a git URL)", file=sys.stderr)
             return 2
-    try:  # before the corpus loads: a mistake here is reported at once
+    config = ServeConfig(
+        fixtures=fixtures,
+        ref=args.ref,
+        cache_dir=str(args.cache_dir),
+        poll_s=args.poll,
+        match=args.match,
+        jwt_secrets=list(args.jwt_secret),
+        webhook_secret=args.webhook_secret,
+        rate_limit=not args.no_rate_limit,
+        rate_limit_key=args.rate_limit_key,
+        maintenance=args.maintenance,
+        france_connect_expiry=args.france_connect_expiry,
+        check_scopes=not args.no_scope_check,
+        today=args.today.isoformat() if args.today else None,
+        watch=not args.no_watch,
+        validate_responses=args.validate_responses,
+        journal_size=args.journal_size,
+    )
+    try:  # before the corpus loads: a mistake here is reported at once, in one line
         check_cache_dir(args.cache_dir)
         listener = bind_listener(args.host, args.port)
     except ProcessError as error:
         print(f"sandbox: {error}", file=sys.stderr)
         return 2
     with listener:
-        config = ServeConfig(
-            fixtures=fixtures,
-            ref=args.ref,
-            cache_dir=str(args.cache_dir),
-            poll_s=args.poll,
-            match=args.match,
-            jwt_secrets=list(args.jwt_secret),
-            webhook_secret=args.webhook_secret,
-            rate_limit=not args.no_rate_limit,
-            rate_limit_key=args.rate_limit_key,
-            maintenance=args.maintenance,
-            france_connect_expiry=args.france_connect_expiry,
-            check_scopes=not args.no_scope_check,
-            today=args.today.isoformat() if args.today else None,
-            watch=not args.no_watch,
-            validate_responses=args.validate_responses,
-            journal_size=args.journal_size,
-        )
-        level = getattr(logging, args.log_level.upper())
-        logging.basicConfig(level=level, format="%(levelname)s: %(name)s: %(message)s")
-        redact_logs()
-        syncer = make_syncer(config)
-        try:
-            holder = syncer.start()
-        except StartError as error:
-            print(f"sandbox: {error}", file=sys.stderr)
-            return 2
-        snapshot = holder.current
-        for line in snapshot.report.summary_lines():
-            print(line, flush=True)
-        print(f"  revision: {snapshot.revision}", flush=True)
-        for source in syncer.sources:
-            if getattr(source, "serving_cached", False):
-                print(f"  WARNING: {source.location} is unreachable: serving the cached commit", flush=True)
-        if snapshot.report.operations == 0:
-            print("sandbox: no operation found (no OpenAPI document with x-operationId)", file=sys.stderr)
-            return 2
-        address = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"Serving in {args.match} mode on http://{address}:{bound_port(listener)}", flush=True)
-        options = {
-            "log_level": args.log_level,
-            "access_log": args.access_log,
-            "timeout_graceful_shutdown": args.shutdown_timeout,
-            "http": "httptools",
-            "loop": "uvloop",
-        }
-        if args.workers > 1:
-            # Each worker assembles its own app; the cache is warm and the leader lock is free again.
-            syncer.stop()
-            os.environ[CONFIG_ENVIRONMENT] = config.to_environment()
-            return supervise(args.workers, listener, **options)
-        try:
-            return serve(assemble(config, syncer), listener, **options)
-        finally:
-            syncer.stop()
+        return _load_and_serve(args, config, listener)
+
+
+def _load_and_serve(args: argparse.Namespace, config: ServeConfig, listener: socket.socket) -> int:
+    """Build the first snapshot, print the load summary, serve on `listener` until stopped."""
+    import logging
+
+    from sandbox.process import bound_port, serve, supervise
+    from sandbox.server import CONFIG_ENVIRONMENT, assemble, make_syncer, redact_logs
+    from sandbox.sync import StartError
+
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(levelname)s: %(name)s: %(message)s")
+    redact_logs()
+    syncer = make_syncer(config)
+    try:
+        holder = syncer.start()
+    except StartError as error:
+        print(f"sandbox: {error}", file=sys.stderr)
+        return 2
+    snapshot = holder.current
+    for line in snapshot.report.summary_lines():
+        print(line, flush=True)
+    print(f"  revision: {snapshot.revision}", flush=True)
+    for source in syncer.sources:
+        if getattr(source, "serving_cached", False):
+            print(f"  WARNING: {source.location} is unreachable: serving the cached commit", flush=True)
+    if snapshot.report.operations == 0:
+        print("sandbox: no operation found (no OpenAPI document with x-operationId)", file=sys.stderr)
+        return 2
+    address = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"Serving in {args.match} mode on http://{address}:{bound_port(listener)}", flush=True)
+    options = {
+        "log_level": args.log_level,
+        "access_log": args.access_log,
+        "timeout_graceful_shutdown": args.shutdown_timeout,
+        "http": "httptools",
+        "loop": "uvloop",
+    }
+    if args.workers > 1:
+        # Each worker assembles its own app; the cache is warm and the leader lock is free again.
+        syncer.stop()
+        os.environ[CONFIG_ENVIRONMENT] = config.to_environment()
+        return supervise(args.workers, listener, **options)
+    try:
+        return serve(assemble(config, syncer), listener, **options)
+    finally:
+        syncer.stop()
 
 
 def build_parser() -> argparse.ArgumentParser:

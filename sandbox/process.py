@@ -89,7 +89,8 @@ def supervise(workers: int, sock: socket.socket, **options: Any) -> int:
     """Run `workers` processes on one socket; 0 after SIGTERM or SIGINT, 1 if a worker could not start.
 
     The supervisor handles the stop signals itself (it terminates the workers, which drain,
-    and waits for them); each worker assembles its app from the environment.
+    and waits for them); each worker assembles its app from the environment. This is what
+    `uvicorn.run` does with `workers > 1` (uvicorn >= 0.51), on our socket.
     """
     config = uvicorn.Config(WORKER_FACTORY, factory=True, workers=workers, **options)
     supervisor = Multiprocess(config, sockets=[sock])
