@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import datetime
+import math
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from sandbox.arguments import OneLineErrors, bounded_int, interval, iso_date
 from sandbox.matching import MatchMode
 from sandbox.repository_files import (
     DEFAULT_MAX_ALIAS_NODES,
@@ -16,6 +18,17 @@ from sandbox.repository_files import (
     DEFAULT_MAX_DOCUMENT_BYTES,
     DEFAULT_MAX_NESTING,
 )
+
+if TYPE_CHECKING:
+    import socket
+
+    from sandbox.admin import AdminPolicy
+    from sandbox.server import ServeConfig
+
+MAX_POLL_S = 86_400  # a day: a longer interval is "never", which is 0
+MAX_WORKERS = 64  # each worker holds a whole snapshot in memory
+MAX_JOURNAL_SIZE = 10_000  # entries are bounded in size; this bounds their number
+MAX_SHUTDOWN_TIMEOUT_S = 3_600
 
 
 def default_cache_dir() -> Path:
@@ -34,14 +47,9 @@ def default_fixtures() -> Path:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import logging
-
-    import uvicorn
-
-    from sandbox.admin import is_loopback
-    from sandbox.server import CONFIG_ENVIRONMENT, ServeConfig, admin_policy, assemble, make_syncer, redact_logs
+    from sandbox.process import ProcessError, bind_listener, check_cache_dir
+    from sandbox.server import ServeConfig, admin_policy
     from sandbox.sources import is_remote
-    from sandbox.sync import StartError
 
     fixtures = [str(f) for f in args.fixtures] or [str(default_fixtures())]
     for location in fixtures:
@@ -78,6 +86,25 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"sandbox: {error} (--admin-token / SANDBOX_ADMIN_TOKEN)", file=sys.stderr)
         return 2
+    try:  # before the corpus loads: a mistake here is reported at once, in one line
+        check_cache_dir(args.cache_dir)
+        listener = bind_listener(args.host, args.port)
+    except ProcessError as error:
+        print(f"sandbox: {error}", file=sys.stderr)
+        return 2
+    with listener:
+        return _load_and_serve(args, config, admin, listener)
+
+
+def _load_and_serve(args: argparse.Namespace, config: ServeConfig, admin: AdminPolicy, listener: socket.socket) -> int:
+    """Build the first snapshot, print the load summary, serve on `listener` until stopped."""
+    import logging
+
+    from sandbox.admin import is_loopback
+    from sandbox.process import bound_port, serve, supervise
+    from sandbox.server import CONFIG_ENVIRONMENT, assemble, make_syncer, redact_logs
+    from sandbox.sync import StartError
+
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(levelname)s: %(name)s: %(message)s")
     redact_logs()
     syncer = make_syncer(config)
@@ -99,28 +126,28 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  admin routes: {admin.describe()}", flush=True)
     if admin.open and not is_loopback(args.host):
         print("  WARNING: admin routes open on a non-loopback address: anyone can read the journal", flush=True)
-    print(f"Serving in {args.match} mode on http://{args.host}:{args.port}", flush=True)
-    common = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
+    address = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"Serving in {args.match} mode on http://{address}:{bound_port(listener)}", flush=True)
+    options = {
+        "log_level": args.log_level,
+        "access_log": args.access_log,
+        "timeout_graceful_shutdown": args.shutdown_timeout,
+        "http": "httptools",
+        "loop": "uvloop",
+    }
     if args.workers > 1:
         # Each worker assembles its own app; the cache is warm and the leader lock is free again.
         syncer.stop()
         os.environ[CONFIG_ENVIRONMENT] = config.to_environment()
-        uvicorn.run("sandbox.server:create_app_from_environment", factory=True, workers=args.workers, **common)
-    else:
-        uvicorn.run(assemble(config, syncer), http="httptools", loop="uvloop", **common)
+        return supervise(args.workers, listener, **options)
+    try:
+        return serve(assemble(config, syncer), listener, **options)
+    finally:
         syncer.stop()
-    return 0
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="sandbox",
         description="Staging sandbox for API Particulier and API Entreprise, served from a fixture repository.",
     )
@@ -146,10 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=default_cache_dir(),
         metavar="DIR",
-        help="where clones, exported commits and parsed OpenAPI documents are kept (default: %(default)s)",
+        help="where clones, exported commits and parsed OpenAPI documents are kept; must be writable "
+        "(also SANDBOX_CACHE_DIR; default: %(default)s)",
     )
     sync.add_argument(
-        "--poll", type=float, default=60.0, metavar="SECONDS", help="fetch interval; 0: never (default: %(default)s)"
+        "--poll",
+        type=interval(1, MAX_POLL_S, zero="never"),
+        default=60.0,
+        metavar="SECONDS",
+        help=f"fetch interval, 1 to {MAX_POLL_S}; 0: never (default: %(default)s)",
     )
     sync.add_argument(
         "--webhook-secret",
@@ -158,7 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--no-watch", action="store_true", help="do not watch local folders nor poll remotes")
     serve.add_argument(
-        "--workers", type=int, default=1, help="worker processes (one of them fetches; default: %(default)s)"
+        "--workers",
+        type=bounded_int(1, MAX_WORKERS),
+        default=1,
+        metavar="N",
+        help=f"worker processes, 1 to {MAX_WORKERS} (one of them fetches; default: %(default)s)",
+    )
+    serve.add_argument(
+        "--shutdown-timeout",
+        type=bounded_int(1, MAX_SHUTDOWN_TIMEOUT_S, "a number of seconds"),
+        default=20,
+        metavar="SECONDS",
+        help="on SIGTERM, how long requests in flight may take to finish before they are cut "
+        "(keep it below the orchestrator's grace period; default: %(default)s)",
     )
     diagnostics = serve.add_argument_group("diagnostics")
     diagnostics.add_argument(
@@ -169,10 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diagnostics.add_argument(
         "--journal-size",
-        type=int,
+        type=bounded_int(0, MAX_JOURNAL_SIZE),
         default=1000,
         metavar="N",
-        help="requests kept by the journal, GET /__sandbox/requests (default: %(default)s)",
+        help=f"requests kept by the journal, GET /__sandbox/requests, 0 to {MAX_JOURNAL_SIZE} (default: %(default)s)",
     )
     serve.add_argument(
         "--host",
@@ -180,7 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="address to bind (default: %(default)s); on any non-loopback address the admin routes "
         "need the admin token (see 'admin access')",
     )
-    serve.add_argument("--port", type=int, default=8000, help="port to bind (default: %(default)s)")
+    serve.add_argument(
+        "--port",
+        type=bounded_int(0, 65535, "a port"),
+        default=8000,
+        help="port to bind, 0: any free port (printed at start; default: %(default)s)",
+    )
     serve.add_argument(
         "--match",
         choices=[m.value for m in MatchMode],
@@ -225,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     contract.add_argument(
         "--today",
-        type=datetime.date.fromisoformat,
+        type=iso_date,
         metavar="YYYY-MM-DD",
         help="the date validation rules count from (age windows, year ranges); default: the real date",
     )
@@ -234,28 +283,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     limits.add_argument(
         "--max-case-bytes",
-        type=_positive,
+        type=bounded_int(1, 2**40),
         default=DEFAULT_MAX_CASE_BYTES,
         metavar="BYTES",
         help="largest case file (also data/, tokens/, sandbox.yaml) (default: %(default)s)",
     )
     limits.add_argument(
         "--max-document-bytes",
-        type=_positive,
+        type=bounded_int(1, 2**40),
         default=DEFAULT_MAX_DOCUMENT_BYTES,
         metavar="BYTES",
         help="largest OpenAPI document (default: %(default)s)",
     )
     limits.add_argument(
         "--max-alias-nodes",
-        type=_positive,
+        type=bounded_int(1, 2**40),
         default=DEFAULT_MAX_ALIAS_NODES,
         metavar="N",
         help="nodes YAML aliases may add to one file once expanded (default: %(default)s)",
     )
     limits.add_argument(
         "--max-nesting",
-        type=_positive,
+        type=bounded_int(1, 2**40),
         default=DEFAULT_MAX_NESTING,
         metavar="N",
         help="levels of mappings and lists in one file, and in a case's JSON payload (default: %(default)s)",
@@ -321,11 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
-        if text[-1:] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
+        seconds = float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (examples: 3600, 90m, 12h, 30d)") from None
+        seconds = math.nan
+    if not math.isfinite(seconds) or not 0 <= seconds <= 100 * 365 * 86400:
+        raise argparse.ArgumentTypeError(f"not a duration: {text[:40]!r} (examples: 3600, 90m, 12h, 30d)")
+    return seconds
 
 
 def _token(args: argparse.Namespace) -> int:

@@ -7,14 +7,17 @@ the workers share the cache folder, where one of them (the leader) fetches.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
 
 from sandbox.admin import ADMIN_TOKEN_ENVIRONMENT, AdminPolicy, token_problem
 from sandbox.app import SandboxApp, create_app
@@ -147,4 +150,18 @@ def create_app_from_environment() -> SandboxApp:
     """uvicorn factory for `--workers N`: each worker assembles its own app."""
     logging.basicConfig(level=logging.INFO)
     redact_logs()
-    return assemble(ServeConfig.from_environment())
+    app = assemble(ServeConfig.from_environment())
+    if app.syncer is not None:
+        stop_sync_on_shutdown(app, app.syncer)
+    return app
+
+
+def stop_sync_on_shutdown(app: SandboxApp, syncer: Syncer) -> None:
+    """A worker's poll and watch threads end with its server (ASGI lifespan shutdown), not mid-fetch."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: object) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(syncer.stop)
+
+    app.meta.router.lifespan_context = lifespan

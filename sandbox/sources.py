@@ -45,7 +45,13 @@ def redact(location: str) -> str:
     return re.sub(r"//[^/@]+@", "//***@", location)
 
 
+CACHE_DIR_ENVIRONMENT = "SANDBOX_CACHE_DIR"
+
+
 def default_cache_dir() -> Path:
+    """SANDBOX_CACHE_DIR (a container's writable volume), else the user's cache folder."""
+    if os.environ.get(CACHE_DIR_ENVIRONMENT):
+        return Path(os.environ[CACHE_DIR_ENVIRONMENT])
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "sandbox"
 

@@ -1,0 +1,69 @@
+"""Typed command-line values: a bad number or date is an argument error before anything loads.
+
+Each function returns an argparse `type=`; its message says what is expected, so that
+`--port 99999` or `--poll -5` stops at parsing (exit 2) instead of binding another port,
+spinning a core or failing with a traceback once the corpus has loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import re
+from collections.abc import Callable
+from typing import NoReturn
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def bounded_int(lowest: int, highest: int, what: str = "a whole number") -> Callable[[str], int]:
+    """A whole number in [lowest, highest]."""
+
+    def parse(text: str) -> int:
+        expected = f"expected {what} from {lowest} to {highest}, got {text[:40]!r}"
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(expected) from None
+        if not lowest <= value <= highest:
+            raise argparse.ArgumentTypeError(expected)
+        return value
+
+    return parse
+
+
+def interval(lowest: float, highest: float, *, zero: str | None = None) -> Callable[[str], float]:
+    """A finite number of seconds in [lowest, highest]; 0 as well when `zero` says what it means."""
+    alternative = f", or 0 for {zero}" if zero else ""
+
+    def parse(text: str) -> float:
+        expected = f"expected a number of seconds from {lowest:g} to {highest:g}{alternative}, got {text[:40]!r}"
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(expected) from None
+        if value == 0 and zero:
+            return 0.0
+        if not math.isfinite(value) or not lowest <= value <= highest:
+            raise argparse.ArgumentTypeError(expected)
+        return value
+
+    return parse
+
+
+def iso_date(text: str) -> datetime.date:
+    """A calendar date written YYYY-MM-DD (not the other forms `fromisoformat` accepts)."""
+    try:
+        if _DATE.fullmatch(text):
+            return datetime.date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, e.g. 2026-01-31, got {text[:40]!r}")
+
+
+class OneLineErrors(argparse.ArgumentParser):
+    """Argument errors on one line naming the command, without the multi-line usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
