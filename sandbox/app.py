@@ -18,9 +18,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from sandbox import rendering, replies
+from sandbox.bounded_cache import BoundedCache
 from sandbox.explain import explanation, header_value
 from sandbox.journal import Entry, Journal
 from sandbox.pipeline import IncomingRequest, Services, answer, api_of_host
+from sandbox.request_limits import NOSNIFF, oversize
 from sandbox.response_validation import ResponseValidators, SchemaOutcome
 from sandbox.routing import VersionMiss
 from sandbox.snapshot import Prepared, Snapshot, SnapshotHolder, describe
@@ -29,7 +32,10 @@ from sandbox.sync import Syncer
 SANDBOX_PREFIX = "/__sandbox"
 CATALOGUE_PREFIX = "/ui/"  # the web catalogue: `/` and `/ui/...`, paths no API uses
 RELOAD_PATH = "/api/reload-mocks"
-_MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+# Response-validation verdicts, per (operation, status, body): bodies are mostly the snapshot's own,
+# but a generated one is kept alive by its key, so the memo is bounded in bytes too.
+_VERDICTS = 4096
+_VERDICT_BYTES = 16 * 1024 * 1024
 
 
 class SandboxApp:
@@ -45,7 +51,9 @@ class SandboxApp:
         self.syncer = syncer
         self.webhook_secret = webhook_secret
         self.journal = Journal(services.journal_size)
-        self._schemas: tuple[Snapshot, ResponseValidators, dict[tuple[str, int, bytes], SchemaOutcome]] | None = None
+        self._schemas: (
+            tuple[Snapshot, ResponseValidators, BoundedCache[tuple[str, int, bytes], SchemaOutcome]] | None
+        ) = None
         from sandbox.catalogue import catalogue_routes  # the pages read this app: imported late
 
         self.meta = Starlette(
@@ -68,6 +76,11 @@ class SandboxApp:
             await self.meta(scope, receive, send)
             return
         snapshot = self.holder.current  # one snapshot per request, read once
+        refused = oversize(scope, self.services.limits)  # before anything reads the path or the headers
+        if refused is not None:
+            prepared = replies.reply(refused.status, refused.text.encode(), rendering.TEXT, refused.outcome)
+            await _send_prepared(send, prepared, scope["method"], (snapshot.revision_header, NOSNIFF))
+            return
         path = scope["path"]
         if (
             path.startswith(SANDBOX_PREFIX)
@@ -75,13 +88,13 @@ class SandboxApp:
             or path.startswith(CATALOGUE_PREFIX)
             or (path == RELOAD_PATH and scope["method"] == "POST")
         ):
-            await self.meta(scope, receive, _with_header(send, snapshot.revision_header))
+            await self.meta(scope, receive, _with_headers(send, (snapshot.revision_header, NOSNIFF)))
             return
         started = time.perf_counter()
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         request = IncomingRequest(scope["method"], path, scope["query_string"], headers)
         prepared = answer(snapshot, request, self.services)
-        extra = [(b"content-length", b"%d" % len(prepared.body)), snapshot.revision_header]
+        extra = [(b"content-length", b"%d" % len(prepared.body)), snapshot.revision_header, NOSNIFF]
         routed = snapshot.router.match(path, api_of_host(request.host))
         operation = (
             None if routed is None else (routed.family[0] if isinstance(routed, VersionMiss) else routed.operation)
@@ -114,15 +127,18 @@ class SandboxApp:
     def _schema_outcome(self, snapshot: Snapshot, operation_id: str, prepared: Prepared) -> SchemaOutcome:
         """Validators compiled once per snapshot; a verdict remembered per (operation, status, body)."""
         if self._schemas is None or self._schemas[0] is not snapshot:
-            self._schemas = (snapshot, ResponseValidators.from_snapshot(snapshot), {})
+            self._schemas = (
+                snapshot,
+                ResponseValidators.from_snapshot(snapshot),
+                BoundedCache(_VERDICTS, _VERDICT_BYTES),
+            )
         _, validators, verdicts = self._schemas
         key = (operation_id, prepared.status, prepared.body)
         verdict = verdicts.get(key)
         if verdict is None:
             verdict = validators.check_bytes(operation_id, prepared.status, prepared.body)
-            if len(verdicts) >= 4096:
-                verdicts.clear()
-            verdicts[key] = verdict
+            cost = len(prepared.body) + sum(len(str(error)) for error in verdict.errors)
+            verdicts.put(key, verdict, cost)
         return verdict
 
     async def requests(self, request: Request) -> Response:
@@ -134,9 +150,9 @@ class SandboxApp:
         entries = self.journal.entries(
             outcome=request.query_params.get("outcome"), operation=request.query_params.get("operation"), limit=limit
         )
-        return JSONResponse(
-            {"size": self.journal.size, "recorded": self.journal.recorded, "entries": [e.as_json() for e in entries]}
-        )
+        # Each entry is formatted and encoded once: reading the journal again costs a join.
+        head = b'{"size":%d,"recorded":%d,"entries":[' % (self.journal.size, self.journal.recorded)
+        return Response(head + b",".join(e.encoded() for e in entries) + b"]}", media_type="application/json")
 
     async def explain(self, request: Request) -> Response:
         """The same request (path and query) explained: operation, lookup key, closest cases."""
@@ -156,12 +172,16 @@ class SandboxApp:
         return JSONResponse({"message": "Mock backend reloaded"})
 
     async def webhook(self, request: Request) -> Response:
-        """GitHub push webhook, verified by `X-Hub-Signature-256`; nothing is fetched otherwise."""
-        body = await request.body()
-        if len(body) > _MAX_WEBHOOK_BYTES:
+        """GitHub push webhook, verified by `X-Hub-Signature-256`; nothing is fetched otherwise.
+
+        The body is read chunk by chunk and refused (413) as soon as it passes the limit,
+        whether `Content-Length` announced it or not: never buffered past the limit.
+        """
+        body = await _bounded_body(request, self.services.limits.max_webhook_bytes)
+        if body is None:
             return JSONResponse({"error": "payload too large"}, status_code=413)
         if not self.webhook_secret or not _signature_ok(
-            self.webhook_secret, body, request.headers.get("x-hub-signature-256")
+            self.webhook_secret, body, _raw_header(request, b"x-hub-signature-256")
         ):
             return JSONResponse({"error": "missing or invalid X-Hub-Signature-256"}, status_code=401)
         if request.headers.get("x-github-event") == "ping":
@@ -180,17 +200,42 @@ class SandboxApp:
         return JSONResponse(describe(self.snapshot))
 
 
-def _signature_ok(secret: str, body: bytes, header: str | None) -> bool:
-    if not header or not header.startswith("sha256="):
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is (or is announced to be) over `limit` bytes."""
+    announced = request.headers.get("content-length", "")
+    if announced.isascii() and announced.isdigit() and (len(announced) > 20 or int(announced) > limit):
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _raw_header(request: Request, name: bytes) -> bytes | None:
+    return next((value for key, value in request.scope["headers"] if key.lower() == name), None)
+
+
+def _signature_ok(secret: str, body: bytes, header: bytes | None) -> bool:
+    """Compared as bytes: a header may hold any byte, `compare_digest` refuses non-ASCII text."""
+    if not header or not header.startswith(b"sha256="):
         return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len("sha256=") :])
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    return hmac.compare_digest(expected, header[len(b"sha256=") :])
 
 
-def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:
+async def _send_prepared(send: Send, prepared: Prepared, method: str, extra: tuple[tuple[bytes, bytes], ...]) -> None:
+    headers = (*prepared.headers, (b"content-length", b"%d" % len(prepared.body)), *extra)
+    await send({"type": "http.response.start", "status": prepared.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else prepared.body})
+
+
+def _with_headers(send: Send, headers: tuple[tuple[bytes, bytes], ...]) -> Send:
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), header]}
+            message = {**message, "headers": [*message.get("headers", []), *headers]}
         await send(message)
 
     return sending

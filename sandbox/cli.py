@@ -10,6 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sandbox.matching import MatchMode
+from sandbox.request_limits import (
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_TOTAL_HEADER_BYTES,
+    DEFAULT_MAX_URL_BYTES,
+    DEFAULT_MAX_WEBHOOK_BYTES,
+)
 
 
 def default_cache_dir() -> Path:
@@ -58,6 +64,10 @@ def _serve(args: argparse.Namespace) -> int:
         watch=not args.no_watch,
         validate_responses=args.validate_responses,
         journal_size=args.journal_size,
+        max_url_bytes=args.max_url_bytes,
+        max_header_bytes=args.max_header_bytes,
+        max_total_header_bytes=args.max_total_header_bytes,
+        max_webhook_bytes=args.max_webhook_bytes,
     )
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(levelname)s: %(name)s: %(message)s")
     redact_logs()
@@ -145,6 +155,35 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="requests kept by the journal, GET /__sandbox/requests (default: %(default)s)",
     )
+    limits = serve.add_argument_group("request limits (checked before anything is parsed)")
+    limits.add_argument(
+        "--max-url-bytes",
+        type=_positive,
+        default=DEFAULT_MAX_URL_BYTES,
+        metavar="N",
+        help="longest request target, path and query string (414 over it; default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-header-bytes",
+        type=_positive,
+        default=DEFAULT_MAX_HEADER_BYTES,
+        metavar="N",
+        help="longest header line, `name: value` (431 over it; default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-total-header-bytes",
+        type=_positive,
+        default=DEFAULT_MAX_TOTAL_HEADER_BYTES,
+        metavar="N",
+        help="all header lines together (431 over it; default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-webhook-bytes",
+        type=_positive,
+        default=DEFAULT_MAX_WEBHOOK_BYTES,
+        metavar="N",
+        help="largest body of POST /__sandbox/webhook (413 over it; default: %(default)s)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default: %(default)s)")
     serve.add_argument(
@@ -227,6 +266,16 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (lint_command, docs_command, scaffold_command, contract_command):
         command.add_command(commands)
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"not a positive number of bytes: {text!r}")
+    return value
 
 
 def _duration(text: str) -> float:

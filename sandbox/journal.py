@@ -1,23 +1,56 @@
 """The request journal: the last requests, in a bounded ring buffer, tokens redacted.
 
 Recording is cheap (one tuple appended to a deque); entries are formatted only when
-`GET /__sandbox/requests` asks for them.
+`GET /__sandbox/requests` asks for them, once each, in time linear in their size.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 REDACTED = "[redacted]"
-# A JWT (three base64url parts), wherever it appears in a value.
-_JWT = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]*")
+# A JWT (three base64url parts), wherever it appears: `eyJ[\w-]*\.[\w-]+\.[\w-]*`, the text before it
+# in its word kept. Written so that it runs in linear time: a match may only start at the start of a
+# word (the lookbehind), and the word's prefix cannot contain `eyJ`, so no position is scanned twice
+# over (the plain pattern rescans the rest of the word from every `eyJ` in it: quadratic).
+_JWT = re.compile(r"(?<![\w-])((?:(?!eyJ)[\w-])*)eyJ[\w-]*\.[\w-]+\.[\w-]*")
+_JWT_REPLACEMENT = r"\1" + REDACTED
+# A named token parameter in a raw query or log line: starts only at `?`, `&` or the start, and its
+# value runs to the next delimiter without backtracking.
+_TOKEN_PARAMETER = re.compile(r"((?:^|[?&])(?:token|access_token|api_key)=)[^&\s\"]*")
 _SECRET_PARAMETERS = {"token", "access_token", "api_key"}
+# A word at the end of a cut text (reversed: matched from the start of the reversed text, linear).
+_LAST_WORD_REVERSED = re.compile(r"[\w.-]*")
+
+# What one journal entry shows at most: requests are bounded by the URL limit, but formatting
+# a thousand 8 KiB entries would hold the event loop; the rest is marked `"truncated": true`.
+PATH_CHARS = 1024
+QUERY_CHARS = 2048
+VALUE_CHARS = 256
+CUT = "…"
+
+
+def redact_jwt(text: str) -> str:
+    return _JWT.sub(_JWT_REPLACEMENT, text)
+
+
+def _redact_cut_end(text: str) -> str:
+    """A text cut short may end with the start of a JWT that no longer looks like one: hide it too."""
+    tail = _LAST_WORD_REVERSED.match(text[::-1])
+    word_length = tail.end() if tail else 0
+    start = text.find("eyJ", len(text) - word_length)
+    return text if start < 0 else text[:start] + REDACTED
+
+
+def _shorten(text: str, limit: int) -> tuple[str, bool]:
+    return (text, False) if len(text) <= limit else (text[:limit] + CUT, True)
 
 
 def redact_query(query_string: str) -> list[tuple[str, str]]:
@@ -26,13 +59,28 @@ def redact_query(query_string: str) -> list[tuple[str, str]]:
     for name, value in parse_qsl(query_string, keep_blank_values=True):
         if name.lower() in _SECRET_PARAMETERS:
             value = REDACTED
-        redacted.append((name, _JWT.sub(REDACTED, value)))
+        redacted.append((name, redact_jwt(value)))
     return redacted
 
 
 def redact_text(text: str) -> str:
-    text = _JWT.sub(REDACTED, text)
-    return re.sub(r"((?:^|[?&])(?:token|access_token|api_key)=)[^&\s\"]*", r"\1" + REDACTED, text)
+    """A log line or any text: JWTs and named token parameters hidden (linear time)."""
+    return _TOKEN_PARAMETER.sub(r"\1" + REDACTED, redact_jwt(text))
+
+
+def _bounded_params(query: str) -> tuple[list[list[str]], bool]:
+    """The first QUERY_CHARS of a query string as redacted pairs, each side at most VALUE_CHARS."""
+    cut = len(query) > QUERY_CHARS
+    pairs = redact_query(query[:QUERY_CHARS] if cut else query)
+    shown = []
+    for index, (name, value) in enumerate(pairs):
+        if cut and index == len(pairs) - 1:
+            name, value = _redact_cut_end(name), _redact_cut_end(value)
+        name, name_cut = _shorten(name, VALUE_CHARS)
+        value, value_cut = _shorten(value, VALUE_CHARS)
+        cut = cut or name_cut or value_cut
+        shown.append([name, value])
+    return shown, cut
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +98,34 @@ class Entry:
     near_miss: str | None
     schema: str | None
     schema_errors: tuple[str, ...]
+    # formatted once, when first read (entries never change)
+    _json: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    _encoded: bytes | None = field(default=None, compare=False, repr=False)
 
     def as_json(self) -> dict[str, Any]:
+        """The entry as `/__sandbox/requests` shows it: tokens redacted, long texts cut (a fresh copy)."""
+        if self._json is None:
+            object.__setattr__(self, "_json", self._format())
+        assert self._json is not None
+        return dict(self._json)
+
+    def encoded(self) -> bytes:
+        """`as_json()` as compact JSON bytes, remembered."""
+        if self._encoded is None:
+            text = json.dumps(self.as_json(), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            object.__setattr__(self, "_encoded", text.encode("utf-8"))
+        assert self._encoded is not None
+        return self._encoded
+
+    def _format(self) -> dict[str, Any]:
+        path, path_cut = _shorten(redact_jwt(self.path), PATH_CHARS)
+        params, params_cut = _bounded_params(self.query)
         return {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.at)) + f".{int(self.at % 1 * 1000):03d}Z",
-            "method": self.method,
-            "path": self.path,
-            "params": [list(pair) for pair in redact_query(self.query)],
+            "method": self.method[:VALUE_CHARS],
+            "path": path,
+            "params": params,
+            "truncated": path_cut or params_cut,
             "operation": self.operation,
             "outcome": self.outcome,
             "case": self.case,

@@ -23,6 +23,13 @@ from sandbox.matching import MatchMode
 from sandbox.pipeline import Services
 from sandbox.ratelimit import RateLimiter
 from sandbox.repository import ParseCache
+from sandbox.request_limits import (
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_TOTAL_HEADER_BYTES,
+    DEFAULT_MAX_URL_BYTES,
+    DEFAULT_MAX_WEBHOOK_BYTES,
+    RequestLimits,
+)
 from sandbox.snapshot import Snapshot, build_snapshot
 from sandbox.sources import LeaderLock, default_cache_dir, make_source
 from sandbox.sync import Syncer
@@ -49,6 +56,10 @@ class ServeConfig:
     watch: bool = True
     validate_responses: bool = False
     journal_size: int = 1000
+    max_url_bytes: int = DEFAULT_MAX_URL_BYTES
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_total_header_bytes: int = DEFAULT_MAX_TOTAL_HEADER_BYTES
+    max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
 
     def to_environment(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -88,6 +99,12 @@ def assemble(config: ServeConfig, syncer: Syncer | None = None) -> SandboxApp:
         fixed_today=datetime.date.fromisoformat(config.today) if config.today else None,
         validate_responses=config.validate_responses,
         journal_size=config.journal_size,
+        limits=RequestLimits(
+            max_url_bytes=config.max_url_bytes,
+            max_header_bytes=config.max_header_bytes,
+            max_total_header_bytes=config.max_total_header_bytes,
+            max_webhook_bytes=config.max_webhook_bytes,
+        ),
     )
     if config.watch:
         syncer.run_in_background()
