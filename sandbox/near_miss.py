@@ -202,14 +202,14 @@ class NearIndex:
         """
         skipped = self.not_found if skip_not_found and len(self.not_found) < len(self.entries) else frozenset()
         ranked = []
-        for position in self._candidates(request_params, skipped):
+        for position in self.candidates(request_params, skipped):
             entry = self.entries[position]
             found = differences(entry.params, request_params)
             ranked.append(NearCase(entry.case, sum(_WEIGHTS[d.kind] for d in found), found))
         ranked.sort(key=lambda near: (near.score, len(near.differences), near.case.file))
         return ranked[:limit]
 
-    def _candidates(self, request_params: Params, skipped: frozenset[int]) -> list[int]:
+    def candidates(self, request_params: Params, skipped: frozenset[int] = frozenset()) -> list[int]:
         """The cases sharing the most parameter values with the request, then the smallest ones."""
         counts: dict[int, int] = {}
         for name, value in request_params.items():

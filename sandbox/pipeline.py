@@ -69,8 +69,12 @@ class Services:
     limits: RequestLimits = field(default_factory=RequestLimits)
     clock: Callable[[], float] = time.time
     fixed_today: datetime.date | None = None
-    _memo: BoundedCache[tuple[Any, ...], Any] = field(default_factory=lambda: BoundedCache(_MEMO_SIZE, _MEMO_BYTES))
+    memo_bytes: int = _MEMO_BYTES
+    _memo: BoundedCache[tuple[Any, ...], Any] = field(init=False)
     _memo_owner: Snapshot | None = None
+
+    def __post_init__(self) -> None:
+        self._memo = BoundedCache(_MEMO_SIZE, self.memo_bytes)
 
     def today(self) -> datetime.date:
         return self.fixed_today or datetime.date.fromtimestamp(self.clock())
