@@ -21,7 +21,7 @@ from starlette.types import Message, Receive, Scope, Send
 from sandbox import rendering, replies
 from sandbox.bounded_cache import BoundedCache
 from sandbox.explain import explanation, header_value
-from sandbox.journal import Entry, Journal
+from sandbox.journal import PATH_CHARS, QUERY_CHARS, Entry, Journal, journal_text
 from sandbox.pipeline import IncomingRequest, Services, answer, api_of_host
 from sandbox.request_limits import NOSNIFF, oversize
 from sandbox.response_validation import ResponseValidators, SchemaOutcome
@@ -110,8 +110,8 @@ class SandboxApp:
             Entry(
                 at=time.time(),
                 method=scope["method"],
-                path=path,
-                query=scope["query_string"].decode("latin-1"),
+                path=journal_text(path, PATH_CHARS),
+                query=journal_text(scope["query_string"], QUERY_CHARS),
                 operation=operation.id if operation is not None else None,
                 outcome=prepared.outcome,
                 case=prepared.case_id,

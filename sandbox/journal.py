@@ -37,6 +37,12 @@ VALUE_CHARS = 256
 CUT = "…"
 
 
+def journal_text(raw: str | bytes, limit: int) -> str:
+    """What an entry keeps of a path or query string: one character past `limit` says it was cut."""
+    kept = raw[: limit + 1]
+    return kept.decode("latin-1") if isinstance(kept, bytes) else kept
+
+
 def redact_jwt(text: str) -> str:
     return _JWT.sub(_JWT_REPLACEMENT, text)
 
@@ -87,8 +93,8 @@ def _bounded_params(query: str) -> tuple[list[list[str]], bool]:
 class Entry:
     at: float
     method: str
-    path: str
-    query: str  # raw: redacted when read
+    path: str  # at most PATH_CHARS + 1 characters kept (`journal_text`)
+    query: str  # raw, at most QUERY_CHARS + 1 characters kept: redacted when read
     operation: str | None
     outcome: str
     case: str | None
@@ -118,7 +124,10 @@ class Entry:
         return self._encoded
 
     def _format(self) -> dict[str, Any]:
-        path, path_cut = _shorten(redact_jwt(self.path), PATH_CHARS)
+        path_cut = len(self.path) > PATH_CHARS
+        path = redact_jwt(self.path[:PATH_CHARS])
+        if path_cut:
+            path = _redact_cut_end(path) + CUT
         params, params_cut = _bounded_params(self.query)
         return {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.at)) + f".{int(self.at % 1 * 1000):03d}Z",

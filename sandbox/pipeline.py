@@ -39,7 +39,7 @@ from sandbox.validation import entreprise_tracking_errors, recipient_error
 
 # The memo of parameter-gate outcomes is keyed by path and query string: bounded in bytes too.
 _MEMO_SIZE = 4096
-_MEMO_BYTES = 16 * 1024 * 1024
+_MEMO_BYTES = 8 * 1024 * 1024
 _MEMO_ANSWER_COST = 1024  # a refusal or a near-miss answer built for the request (bodies are shared)
 
 

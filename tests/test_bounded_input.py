@@ -21,7 +21,7 @@ from sandbox.app import create_app
 from sandbox.auth import TokenVerifier, mint
 from sandbox.bounded_cache import ENTRY_OVERHEAD, BoundedCache
 from sandbox.coercion import OVERSIZED, ruby_integer, ruby_to_i
-from sandbox.journal import QUERY_CHARS, REDACTED, VALUE_CHARS, Entry, redact_jwt, redact_text
+from sandbox.journal import PATH_CHARS, QUERY_CHARS, REDACTED, VALUE_CHARS, Entry, redact_jwt, redact_text
 from sandbox.local_server import serve_in_thread
 from sandbox.matching import CACHED_CHARS, _cached_unquote, parse_query
 from sandbox.meta_routes import DOCUMENT_CSP
@@ -282,6 +282,9 @@ def test_journal_entries_are_cut_and_a_jwt_cut_in_half_is_still_hidden() -> None
     assert shown["truncated"] is True
     assert all("eyJ" not in value for _, value in shown["params"])
     assert all(len(name) <= VALUE_CHARS + 1 and len(value) <= VALUE_CHARS + 1 for name, value in shown["params"])
+    long_path = _entry("/" + "a" * (PATH_CHARS - 10) + "/" + JWT, "").as_json()
+    assert "eyJ" not in long_path["path"] and long_path["path"].endswith(REDACTED + "…")
+    assert long_path["truncated"] is True and len(long_path["path"]) <= PATH_CHARS + len(REDACTED) + 1
     short = _entry("/x", "a=1&b=2").as_json()
     assert short["truncated"] is False and short["params"] == [["a", "1"], ["b", "2"]]
 
