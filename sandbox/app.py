@@ -7,14 +7,16 @@ Every response names the snapshot it came from in `X-Sandbox-Commit`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
@@ -36,6 +38,7 @@ RELOAD_PATH = "/api/reload-mocks"
 # but a generated one is kept alive by its key, so the memo is bounded in bytes too.
 _VERDICTS = 4096
 _VERDICT_BYTES = 16 * 1024 * 1024
+_JOURNAL_SLICE = 50  # entries written between two turns of the event loop
 
 
 class SandboxApp:
@@ -51,6 +54,8 @@ class SandboxApp:
         self.syncer = syncer
         self.webhook_secret = webhook_secret
         self.journal = Journal(services.journal_size)
+        # the last journal read: (recorded, limit, outcome, operation) → its bytes (one body at most)
+        self._journal_read: tuple[tuple[int, int, str | None, str | None], bytes] | None = None
         self._schemas: (
             tuple[Snapshot, ResponseValidators, BoundedCache[tuple[str, int, bytes], SchemaOutcome]] | None
         ) = None
@@ -142,17 +147,26 @@ class SandboxApp:
         return verdict
 
     async def requests(self, request: Request) -> Response:
-        """The journal, newest first: `?outcome=fallback&operation=...&limit=50`."""
+        """The journal, newest first: `?outcome=fallback&operation=...&limit=50`.
+
+        Each entry is formatted once (the first read formats in slices, serving other requests
+        between them); a read of an unchanged journal is the same bytes again.
+        """
         try:
             limit = int(request.query_params.get("limit", "100"))
         except ValueError:
             return JSONResponse({"error": "limit must be an integer"}, status_code=400)
-        entries = self.journal.entries(
-            outcome=request.query_params.get("outcome"), operation=request.query_params.get("operation"), limit=limit
-        )
-        # Each entry is formatted and encoded once: reading the journal again costs a join.
+        outcome, operation = request.query_params.get("outcome"), request.query_params.get("operation")
+        key = (self.journal.recorded, limit, outcome, operation)
+        if self._journal_read is not None and self._journal_read[0] == key:
+            return Response(self._journal_read[1], media_type="application/json")
+        entries = self.journal.entries(outcome=outcome, operation=operation, limit=limit)
         head = b'{"size":%d,"recorded":%d,"entries":[' % (self.journal.size, self.journal.recorded)
-        return Response(head + b",".join(e.encoded() for e in entries) + b"]}", media_type="application/json")
+        if not all(entry.formatted for entry in entries):
+            return StreamingResponse(_journal_body(head, entries), media_type="application/json")
+        body = head + b",".join(e.encoded() for e in entries) + b"]}"
+        self._journal_read = (key, body)
+        return Response(body, media_type="application/json")
 
     async def explain(self, request: Request) -> Response:
         """The same request (path and query) explained: operation, lookup key, closest cases."""
@@ -198,6 +212,16 @@ class SandboxApp:
         if self.syncer is not None:
             return JSONResponse(self.syncer.status())
         return JSONResponse(describe(self.snapshot))
+
+
+async def _journal_body(head: bytes, entries: list[Entry]) -> AsyncIterator[bytes]:
+    """The entries in slices, each formatted once and remembered; other requests are served between slices."""
+    yield head
+    for start in range(0, len(entries), _JOURNAL_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        yield (b"," if start else b"") + b",".join(e.encoded() for e in entries[start : start + _JOURNAL_SLICE])
+    yield b"]}"
 
 
 async def _bounded_body(request: Request, limit: int) -> bytes | None:

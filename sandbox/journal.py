@@ -21,7 +21,6 @@ REDACTED = "[redacted]"
 # word (the lookbehind), and the word's prefix cannot contain `eyJ`, so no position is scanned twice
 # over (the plain pattern rescans the rest of the word from every `eyJ` in it: quadratic).
 _JWT = re.compile(r"(?<![\w-])((?:(?!eyJ)[\w-])*)eyJ[\w-]*\.[\w-]+\.[\w-]*")
-_JWT_REPLACEMENT = r"\1" + REDACTED
 # A named token parameter in a raw query or log line: starts only at `?`, `&` or the start, and its
 # value runs to the next delimiter without backtracking.
 _TOKEN_PARAMETER = re.compile(r"((?:^|[?&])(?:token|access_token|api_key)=)[^&\s\"]*")
@@ -29,11 +28,13 @@ _SECRET_PARAMETERS = {"token", "access_token", "api_key"}
 # A word at the end of a cut text (reversed: matched from the start of the reversed text, linear).
 _LAST_WORD_REVERSED = re.compile(r"[\w.-]*")
 
-# What one journal entry shows at most: requests are bounded by the URL limit, but formatting
-# a thousand 8 KiB entries would hold the event loop; the rest is marked `"truncated": true`.
-PATH_CHARS = 1024
-QUERY_CHARS = 2048
+# What one journal entry keeps and shows at most: requests are bounded by the URL limit, but keeping
+# and formatting a thousand 8 KiB entries would cost MBs and hold the event loop for a long read;
+# the rest is marked `"truncated": true`.
+PATH_CHARS = 512
+QUERY_CHARS = 1024
 VALUE_CHARS = 256
+PARAMETERS = 50
 CUT = "…"
 
 
@@ -43,8 +44,12 @@ def journal_text(raw: str | bytes, limit: int) -> str:
     return kept.decode("latin-1") if isinstance(kept, bytes) else kept
 
 
+def _keep_prefix(match: re.Match[str]) -> str:
+    return match.group(1) + REDACTED
+
+
 def redact_jwt(text: str) -> str:
-    return _JWT.sub(_JWT_REPLACEMENT, text)
+    return _JWT.sub(_keep_prefix, text) if "eyJ" in text else text
 
 
 def _redact_cut_end(text: str) -> str:
@@ -60,12 +65,15 @@ def _shorten(text: str, limit: int) -> tuple[str, bool]:
 
 
 def redact_query(query_string: str) -> list[tuple[str, str]]:
-    """Parameters with token values removed: named token parameters, and any JWT-looking value."""
+    """Parameters with token values removed: named token parameters, and any JWT-looking name or value.
+
+    The raw text is redacted once, then each decoded name and value (a percent-encoded JWT).
+    """
     redacted = []
-    for name, value in parse_qsl(query_string, keep_blank_values=True):
+    for name, value in parse_qsl(redact_jwt(query_string), keep_blank_values=True):
         if name.lower() in _SECRET_PARAMETERS:
             value = REDACTED
-        redacted.append((name, redact_jwt(value)))
+        redacted.append((redact_jwt(name), redact_jwt(value)))
     return redacted
 
 
@@ -75,9 +83,13 @@ def redact_text(text: str) -> str:
 
 
 def _bounded_params(query: str) -> tuple[list[list[str]], bool]:
-    """The first QUERY_CHARS of a query string as redacted pairs, each side at most VALUE_CHARS."""
+    """The first QUERY_CHARS of a query string as redacted pairs (at most PARAMETERS of them, each side at most
+    VALUE_CHARS): a cut JWT is hidden too."""
     cut = len(query) > QUERY_CHARS
-    pairs = redact_query(query[:QUERY_CHARS] if cut else query)
+    pieces = (query[:QUERY_CHARS] if cut else query).split("&", PARAMETERS)
+    if len(pieces) > PARAMETERS:
+        cut, pieces = True, pieces[:PARAMETERS]
+    pairs = redact_query("&".join(pieces))
     shown = []
     for index, (name, value) in enumerate(pairs):
         if cut and index == len(pairs) - 1:
@@ -114,6 +126,10 @@ class Entry:
             object.__setattr__(self, "_json", self._format())
         assert self._json is not None
         return dict(self._json)
+
+    @property
+    def formatted(self) -> bool:
+        return self._encoded is not None
 
     def encoded(self) -> bytes:
         """`as_json()` as compact JSON bytes, remembered."""
