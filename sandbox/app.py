@@ -11,12 +11,13 @@ import asyncio
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Sequence
+from typing import cast
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
@@ -149,7 +150,7 @@ class SandboxApp:
     async def requests(self, request: Request) -> Response:
         """The journal, newest first: `?outcome=fallback&operation=...&limit=50`.
 
-        Each entry is formatted once (the first read formats in slices, serving other requests
+        Each entry is formatted once (a first read formats in slices, serving other requests
         between them); a read of an unchanged journal is the same bytes again.
         """
         try:
@@ -162,9 +163,10 @@ class SandboxApp:
             return Response(self._journal_read[1], media_type="application/json")
         entries = self.journal.entries(outcome=outcome, operation=operation, limit=limit)
         head = b'{"size":%d,"recorded":%d,"entries":[' % (self.journal.size, self.journal.recorded)
-        if not all(entry.formatted for entry in entries):
-            return StreamingResponse(_journal_body(head, entries), media_type="application/json")
-        body = head + b",".join(e.encoded() for e in entries) + b"]}"
+        encoded: Sequence[bytes | None] = [entry.formatted for entry in entries]
+        if None in encoded:
+            encoded = await _format_in_slices(entries)
+        body = b"".join((head, b",".join(cast(Sequence[bytes], encoded)), b"]}"))
         self._journal_read = (key, body)
         return Response(body, media_type="application/json")
 
@@ -214,14 +216,14 @@ class SandboxApp:
         return JSONResponse(describe(self.snapshot))
 
 
-async def _journal_body(head: bytes, entries: list[Entry]) -> AsyncIterator[bytes]:
-    """The entries in slices, each formatted once and remembered; other requests are served between slices."""
-    yield head
+async def _format_in_slices(entries: list[Entry]) -> list[bytes]:
+    """Each entry formatted (once, remembered), other requests served between two slices."""
+    encoded: list[bytes] = []
     for start in range(0, len(entries), _JOURNAL_SLICE):
         if start:
             await asyncio.sleep(0)
-        yield (b"," if start else b"") + b",".join(e.encoded() for e in entries[start : start + _JOURNAL_SLICE])
-    yield b"]}"
+        encoded.extend(entry.encoded() for entry in entries[start : start + _JOURNAL_SLICE])
+    return encoded
 
 
 async def _bounded_body(request: Request, limit: int) -> bytes | None:

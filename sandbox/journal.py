@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -128,8 +129,9 @@ class Entry:
         return dict(self._json)
 
     @property
-    def formatted(self) -> bool:
-        return self._encoded is not None
+    def formatted(self) -> bytes | None:
+        """`encoded()` when it was already computed, else None (nothing is formatted here)."""
+        return self._encoded
 
     def encoded(self) -> bytes:
         """`as_json()` as compact JSON bytes, remembered."""
@@ -180,6 +182,8 @@ class Journal:
         self, *, outcome: str | None = None, operation: str | None = None, limit: int | None = None
     ) -> list[Entry]:
         """Newest first, filtered."""
+        if not outcome and not operation:
+            return list(islice(reversed(self._entries), None if limit is None else max(limit, 1)))
         selected: Iterable[Entry] = reversed(self._entries)
         if outcome:
             selected = (e for e in selected if e.outcome == outcome)

