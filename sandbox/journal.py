@@ -183,7 +183,7 @@ class Journal:
     ) -> list[Entry]:
         """Newest first, filtered."""
         if not outcome and not operation:
-            return list(islice(reversed(self._entries), None if limit is None else max(limit, 1)))
+            return list(islice(reversed(self._entries), None if limit is None else min(max(limit, 1), self.size)))
         selected: Iterable[Entry] = reversed(self._entries)
         if outcome:
             selected = (e for e in selected if e.outcome == outcome)

@@ -135,7 +135,8 @@ def schemathesis(fixtures: Path, documents: list[Path], max_examples: int, seed:
             run += ["-H", f"Authorization: Bearer {valid}", "-H", f"X-Api-Key: {valid}"]
             run += ["--max-examples", str(max_examples), "--seed", str(seed), "--workers", "1"]
             run += ["--report", "json", "--report-json-path", str(report), "--request-timeout", "30"]
-            subprocess.run(run, capture_output=True, timeout=1800, check=False)
+            # run in the temporary folder: schemathesis keeps a cache in its working directory
+            subprocess.run(run, capture_output=True, timeout=1800, check=False, cwd=cache)
             result = json.loads(report.read_text())
             cases = int(result["test_cases"]["generated"])
             found = len(result["failures"]) + len(result["errors"])

@@ -298,6 +298,14 @@ def test_a_jwt_in_the_path_is_redacted_in_the_journal(base: str) -> None:
     assert f"/nothing/{REDACTED}" in paths and f"/v3/insee/sirene/unites_legales/{REDACTED}" in paths
 
 
+def test_any_journal_limit_is_answered(base: str) -> None:
+    httpx.get(f"{base}/nothing", timeout=TIMEOUT)
+    for limit in ("9" * 30, "9" * 1500, "-5", "0", "1"):
+        response = httpx.get(f"{base}/__sandbox/requests?limit={limit}", timeout=TIMEOUT)
+        assert response.status_code == 200 and len(response.json()["entries"]) >= 1, limit
+    assert httpx.get(f"{base}/__sandbox/requests?limit=ten", timeout=TIMEOUT).status_code == 400
+
+
 # -- near misses ----------------------------------------------------------------------------------
 
 
