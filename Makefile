@@ -12,7 +12,7 @@ AXE_VERSION := 4.14.1
 AXE_JS      := $(VENV)/axe/node_modules/axe-core/axe.min.js
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint types unit bench clean
+.PHONY: run test lint types unit bench fuzz abuse clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,20 @@ $(AXE_JS): | $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
+
+# Not part of `make test`: 20,000 hostile requests to a real sandbox, then schemathesis over every
+# served OpenAPI document. schemathesis is installed here only (it brings a dozen packages).
+FUZZ_STAMP := $(VENV)/.fuzz-stamp
+$(FUZZ_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet 'schemathesis>=4,<5'
+	touch $(FUZZ_STAMP)
+
+fuzz: $(FUZZ_STAMP)
+	$(BIN)/python scripts/fuzz.py
+
+# Memory, body size and event-loop abuse of a real sandbox process, with pass/fail per target.
+abuse: $(STAMP)
+	$(BIN)/python scripts/abuse.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

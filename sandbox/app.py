@@ -12,6 +12,8 @@ import asyncio
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
+from typing import cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,10 +21,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from sandbox import rendering, replies
 from sandbox.admin import AdminPolicy, admin_only, public_status
+from sandbox.bounded_cache import BoundedCache
 from sandbox.explain import explanation, header_value
-from sandbox.journal import Entry, Journal
+from sandbox.journal import PATH_CHARS, QUERY_CHARS, Entry, Journal, journal_text
 from sandbox.pipeline import IncomingRequest, Services, answer, api_of_host
+from sandbox.request_limits import NOSNIFF, oversize
 from sandbox.response_validation import ResponseValidators, SchemaOutcome
 from sandbox.routing import VersionMiss
 from sandbox.snapshot import Prepared, Snapshot, SnapshotHolder, describe
@@ -31,9 +36,13 @@ from sandbox.sync import ReloadAttempt, Syncer
 SANDBOX_PREFIX = "/__sandbox"
 CATALOGUE_PREFIX = "/ui/"  # the web catalogue: `/` and `/ui/...`, paths no API uses
 RELOAD_PATH = "/api/reload-mocks"
-_MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 # How long a reload or webhook caller waits for the reload that covers it; then 202 "queued".
 RELOAD_WAIT_S = 30.0
+# Response-validation verdicts, per (operation, status, body): bodies are mostly the snapshot's own,
+# but a generated one is kept alive by its key, so the memo is bounded in bytes too.
+_VERDICTS = 4096
+_VERDICT_BYTES = 16 * 1024 * 1024
+_JOURNAL_SLICE = 50  # entries written between two turns of the event loop
 
 
 class SandboxApp:
@@ -52,7 +61,11 @@ class SandboxApp:
         self.admin = admin or AdminPolicy()  # open: what an embedding (the pytest plugin) on loopback expects
         self.reload_wait_s = RELOAD_WAIT_S
         self.journal = Journal(services.journal_size)
-        self._schemas: tuple[Snapshot, ResponseValidators, dict[tuple[str, int, bytes], SchemaOutcome]] | None = None
+        # the last journal read: (recorded, limit, outcome, operation) → its bytes (one body at most)
+        self._journal_read: tuple[tuple[int, int, str | None, str | None], bytes] | None = None
+        self._schemas: (
+            tuple[Snapshot, ResponseValidators, BoundedCache[tuple[str, int, bytes], SchemaOutcome]] | None
+        ) = None
         from sandbox.catalogue import catalogue_routes  # the pages read this app: imported late
 
         self.meta = Starlette(
@@ -75,6 +88,11 @@ class SandboxApp:
             await self.meta(scope, receive, send)
             return
         snapshot = self.holder.current  # one snapshot per request, read once
+        refused = oversize(scope, self.services.limits)  # before anything reads the path or the headers
+        if refused is not None:
+            prepared = replies.reply(refused.status, refused.text.encode(), rendering.TEXT, refused.outcome)
+            await _send_prepared(send, prepared, scope["method"], (snapshot.revision_header, NOSNIFF))
+            return
         path = scope["path"]
         if (
             path.startswith(SANDBOX_PREFIX)
@@ -82,13 +100,13 @@ class SandboxApp:
             or path.startswith(CATALOGUE_PREFIX)
             or (path == RELOAD_PATH and scope["method"] == "POST")
         ):
-            await self.meta(scope, receive, _with_header(send, snapshot.revision_header))
+            await self.meta(scope, receive, _with_headers(send, (snapshot.revision_header, NOSNIFF)))
             return
         started = time.perf_counter()
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         request = IncomingRequest(scope["method"], path, scope["query_string"], headers)
         prepared = answer(snapshot, request, self.services)
-        extra = [(b"content-length", b"%d" % len(prepared.body)), snapshot.revision_header]
+        extra = [(b"content-length", b"%d" % len(prepared.body)), snapshot.revision_header, NOSNIFF]
         routed = snapshot.router.match(path, api_of_host(request.host))
         operation = (
             None if routed is None else (routed.family[0] if isinstance(routed, VersionMiss) else routed.operation)
@@ -104,8 +122,8 @@ class SandboxApp:
             Entry(
                 at=time.time(),
                 method=scope["method"],
-                path=path,
-                query=scope["query_string"].decode("latin-1"),
+                path=journal_text(path, PATH_CHARS),
+                query=journal_text(scope["query_string"], QUERY_CHARS),
                 operation=operation.id if operation is not None else None,
                 outcome=prepared.outcome,
                 case=prepared.case_id,
@@ -121,29 +139,42 @@ class SandboxApp:
     def _schema_outcome(self, snapshot: Snapshot, operation_id: str, prepared: Prepared) -> SchemaOutcome:
         """Validators compiled once per snapshot; a verdict remembered per (operation, status, body)."""
         if self._schemas is None or self._schemas[0] is not snapshot:
-            self._schemas = (snapshot, ResponseValidators.from_snapshot(snapshot), {})
+            self._schemas = (
+                snapshot,
+                ResponseValidators.from_snapshot(snapshot),
+                BoundedCache(_VERDICTS, _VERDICT_BYTES),
+            )
         _, validators, verdicts = self._schemas
         key = (operation_id, prepared.status, prepared.body)
         verdict = verdicts.get(key)
         if verdict is None:
             verdict = validators.check_bytes(operation_id, prepared.status, prepared.body)
-            if len(verdicts) >= 4096:
-                verdicts.clear()
-            verdicts[key] = verdict
+            cost = len(prepared.body) + sum(len(str(error)) for error in verdict.errors)
+            verdicts.put(key, verdict, cost)
         return verdict
 
     async def requests(self, request: Request) -> Response:
-        """The journal, newest first: `?outcome=fallback&operation=...&limit=50`."""
+        """The journal, newest first: `?outcome=fallback&operation=...&limit=50`.
+
+        Each entry is formatted once (a first read formats in slices, serving other requests
+        between them); a read of an unchanged journal is the same bytes again.
+        """
         try:
             limit = int(request.query_params.get("limit", "100"))
         except ValueError:
             return JSONResponse({"error": "limit must be an integer"}, status_code=400)
-        entries = self.journal.entries(
-            outcome=request.query_params.get("outcome"), operation=request.query_params.get("operation"), limit=limit
-        )
-        return JSONResponse(
-            {"size": self.journal.size, "recorded": self.journal.recorded, "entries": [e.as_json() for e in entries]}
-        )
+        outcome, operation = request.query_params.get("outcome"), request.query_params.get("operation")
+        key = (self.journal.recorded, limit, outcome, operation)
+        if self._journal_read is not None and self._journal_read[0] == key:
+            return Response(self._journal_read[1], media_type="application/json")
+        entries = self.journal.entries(outcome=outcome, operation=operation, limit=limit)
+        head = b'{"size":%d,"recorded":%d,"entries":[' % (self.journal.size, self.journal.recorded)
+        encoded: Sequence[bytes | None] = [entry.formatted for entry in entries]
+        if None in encoded:
+            encoded = await _format_in_slices(entries)
+        body = b"".join((head, b",".join(cast(Sequence[bytes], encoded)), b"]}"))
+        self._journal_read = (key, body)
+        return Response(body, media_type="application/json")
 
     async def explain(self, request: Request) -> Response:
         """The same request (path and query) explained: operation, lookup key, closest cases."""
@@ -167,12 +198,16 @@ class SandboxApp:
         return JSONResponse({"message": "Mock backend reloaded"})
 
     async def webhook(self, request: Request) -> Response:
-        """GitHub push webhook, verified by `X-Hub-Signature-256`; nothing is fetched otherwise."""
-        body = await request.body()
-        if len(body) > _MAX_WEBHOOK_BYTES:
+        """GitHub push webhook, verified by `X-Hub-Signature-256`; nothing is fetched otherwise.
+
+        The body is read chunk by chunk and refused (413) as soon as it passes the limit,
+        whether `Content-Length` announced it or not: never buffered past the limit.
+        """
+        body = await _bounded_body(request, self.services.limits.max_webhook_bytes)
+        if body is None:
             return JSONResponse({"error": "payload too large"}, status_code=413)
         if not self.webhook_secret or not _signature_ok(
-            self.webhook_secret, body, request.headers.get("x-hub-signature-256")
+            self.webhook_secret, body, _raw_header(request, b"x-hub-signature-256")
         ):
             return JSONResponse({"error": "missing or invalid X-Hub-Signature-256"}, status_code=401)
         if request.headers.get("x-github-event") == "ping":
@@ -204,17 +239,52 @@ async def _covering_reload(syncer: Syncer, reason: str, wait_s: float) -> Reload
     return future.result()
 
 
-def _signature_ok(secret: str, body: bytes, header: str | None) -> bool:
-    if not header or not header.startswith("sha256="):
+async def _format_in_slices(entries: list[Entry]) -> list[bytes]:
+    """Each entry formatted (once, remembered), other requests served between two slices."""
+    encoded: list[bytes] = []
+    for start in range(0, len(entries), _JOURNAL_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        encoded.extend(entry.encoded() for entry in entries[start : start + _JOURNAL_SLICE])
+    return encoded
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is (or is announced to be) over `limit` bytes."""
+    announced = request.headers.get("content-length", "")
+    if announced.isascii() and announced.isdigit() and (len(announced) > 20 or int(announced) > limit):
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _raw_header(request: Request, name: bytes) -> bytes | None:
+    return next((value for key, value in request.scope["headers"] if key.lower() == name), None)
+
+
+def _signature_ok(secret: str, body: bytes, header: bytes | None) -> bool:
+    """Compared as bytes: a header may hold any byte, `compare_digest` refuses non-ASCII text."""
+    if not header or not header.startswith(b"sha256="):
         return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len("sha256=") :])
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    return hmac.compare_digest(expected, header[len(b"sha256=") :])
 
 
-def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:
+async def _send_prepared(send: Send, prepared: Prepared, method: str, extra: tuple[tuple[bytes, bytes], ...]) -> None:
+    headers = (*prepared.headers, (b"content-length", b"%d" % len(prepared.body)), *extra)
+    await send({"type": "http.response.start", "status": prepared.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else prepared.body})
+
+
+def _with_headers(send: Send, headers: tuple[tuple[bytes, bytes], ...]) -> Send:
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), header]}
+            message = {**message, "headers": [*message.get("headers", []), *headers]}
         await send(message)
 
     return sending

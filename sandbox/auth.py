@@ -2,8 +2,9 @@
 
 Tokens are HS256 JWTs signed with one of the configured secrets, or tokens listed
 in the fixture repository's `tokens/` folder, which are accepted as they are.
-A verified token is cached (bounded LRU, keyed by the raw token) so the request
-path does not verify it again; expiry is checked on every use.
+A verified token is cached (LRU bounded in entries and bytes, keyed by the raw token)
+so the request path does not verify it again; expiry is checked on every use. A token
+that does not verify is never cached: anyone can send any number of them.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 import jwt
+
+from sandbox.bounded_cache import BoundedCache
 
 INTERNAL_JTI = "00000000-0000-0000-0000-000000000000"
 FRANCE_CONNECT_UID = "11111111-1111-1111-1111-111111111111"
@@ -65,22 +67,27 @@ def bearer_token(authorization: str | None) -> str | None:
 class TokenVerifier:
     """Verifies API JWTs; immutable configuration, a bounded cache of results."""
 
-    def __init__(self, secrets: Sequence[str], accepted: Iterable[str] = (), cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        secrets: Sequence[str],
+        accepted: Iterable[str] = (),
+        cache_size: int = 4096,
+        cache_bytes: int = 8 * 1024 * 1024,
+    ) -> None:
         self._secrets = tuple(secrets)
         self._accepted = frozenset(accepted)
-        self._cache: OrderedDict[str, User | None] = OrderedDict()
-        self._cache_size = cache_size
+        # Only tokens that verified: the signing secret may be public, so their number is bounded
+        # by bytes as well as entries (a token keeps its text and its scopes alive: about 3x its size).
+        self.cache: BoundedCache[str, User] = BoundedCache(cache_size, cache_bytes)
 
     def user(self, token: str) -> User | None:
         """The user a token stands for, or None when it is not a valid sandbox token."""
-        cache = self._cache
-        if token in cache:
-            cache.move_to_end(token)
-            return cache[token]
+        user = self.cache.get(token)
+        if user is not None:
+            return user
         user = self._verify(token)
-        cache[token] = user
-        if len(cache) > self._cache_size:
-            cache.popitem(last=False)
+        if user is not None:
+            self.cache.put(token, user, 3 * len(token))
         return user
 
     def first_user(self, candidates: Iterable[str | None]) -> tuple[User | None, str | None]:

@@ -18,6 +18,12 @@ from sandbox.repository_files import (
     DEFAULT_MAX_DOCUMENT_BYTES,
     DEFAULT_MAX_NESTING,
 )
+from sandbox.request_limits import (
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_TOTAL_HEADER_BYTES,
+    DEFAULT_MAX_URL_BYTES,
+    DEFAULT_MAX_WEBHOOK_BYTES,
+)
 
 if TYPE_CHECKING:
     import socket
@@ -80,6 +86,10 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         admin_token=args.admin_token,
         admin_policy=args.admin_policy,
+        max_url_bytes=args.max_url_bytes,
+        max_header_bytes=args.max_header_bytes,
+        max_total_header_bytes=args.max_total_header_bytes,
+        max_webhook_bytes=args.max_webhook_bytes,
     )
     try:
         admin = admin_policy(config)
@@ -229,6 +239,35 @@ def build_parser() -> argparse.ArgumentParser:
         type=bounded_int(0, 65535, "a port"),
         default=8000,
         help="port to bind, 0: any free port (printed at start; default: %(default)s)",
+    )
+    request_limits = serve.add_argument_group("request limits (checked before anything is parsed)")
+    request_limits.add_argument(
+        "--max-url-bytes",
+        type=bounded_int(1, 2**40),
+        default=DEFAULT_MAX_URL_BYTES,
+        metavar="N",
+        help="longest request target, path and query string (414 over it; default: %(default)s)",
+    )
+    request_limits.add_argument(
+        "--max-header-bytes",
+        type=bounded_int(1, 2**40),
+        default=DEFAULT_MAX_HEADER_BYTES,
+        metavar="N",
+        help="longest header line, `name: value` (431 over it; default: %(default)s)",
+    )
+    request_limits.add_argument(
+        "--max-total-header-bytes",
+        type=bounded_int(1, 2**40),
+        default=DEFAULT_MAX_TOTAL_HEADER_BYTES,
+        metavar="N",
+        help="all header lines together (431 over it; default: %(default)s)",
+    )
+    request_limits.add_argument(
+        "--max-webhook-bytes",
+        type=bounded_int(1, 2**40),
+        default=DEFAULT_MAX_WEBHOOK_BYTES,
+        metavar="N",
+        help="largest body of POST /__sandbox/webhook (413 over it; default: %(default)s)",
     )
     serve.add_argument(
         "--match",

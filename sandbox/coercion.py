@@ -43,7 +43,24 @@ def is_blank(value: Any) -> bool:
 
 
 _TO_I = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+(?:_[0-9]+)*)")
-_RUBY_INTEGER = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+(?:_[0-9]+)*[ \t\n\v\f\r]*")
+_RUBY_INTEGER = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+(?:_[0-9]+)*)[ \t\n\v\f\r]*")
+
+# Digits read exactly; a longer number (after leading zeros) saturates to ±OVERSIZED. Python's
+# `int()` of a long digit string is super-linear and refused past 4300 digits; no rule of the
+# real staging tells apart numbers of more than 20 digits (every bound fits in a few digits),
+# so the saturated value gives the same verdict as Ruby's exact Bignum.
+MAX_DIGITS = 20
+OVERSIZED: int = 10**MAX_DIGITS
+
+
+def bounded_int(literal: str) -> int:
+    """`int()` of a Ruby integer literal (`[+-]digits(_digits)*`), saturated past MAX_DIGITS digits."""
+    negative = literal.startswith("-")
+    digits = literal.lstrip("+-").replace("_", "").lstrip("0")
+    if len(digits) > MAX_DIGITS:
+        return -OVERSIZED if negative else OVERSIZED
+    number = int(digits) if digits else 0
+    return -number if negative else number
 
 
 def ruby_to_i(value: Any) -> int:
@@ -56,7 +73,7 @@ def ruby_to_i(value: Any) -> int:
     if text is None:
         return 0
     match = _TO_I.match(text)
-    return int(match.group(1).replace("_", "")) if match else 0
+    return bounded_int(match.group(1)) if match else 0
 
 
 def ruby_integer(value: Any) -> int | None:
@@ -64,9 +81,8 @@ def ruby_integer(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     text = value if isinstance(value, str) else None
-    if text is None or not _RUBY_INTEGER.fullmatch(text):
-        return None
-    return int(text.strip().replace("_", ""))
+    match = _RUBY_INTEGER.fullmatch(text) if text is not None else None
+    return None if match is None else bounded_int(match.group(1))
 
 
 def ruby_valid_date(year: int, month: int, day: int) -> bool:

@@ -41,11 +41,21 @@ class MatchMode(StrEnum):
 # ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=8192)
+# The parsing caches below hold only strings of at most CACHED_CHARS characters, CACHE_ENTRIES
+# of them each: about 3 MB each at most, whatever clients send (a longer string is worked out each time).
+CACHED_CHARS = 32
+CACHE_ENTRIES = 4096
+
+
+@lru_cache(maxsize=CACHE_ENTRIES)
+def _cached_escape(text: str) -> str:
+    return quote_plus(text, safe="~")
+
+
 def _escape(text: str) -> str:
     # Ruby CGI.escape: a-zA-Z0-9 _ . - ~ kept, space is '+', the rest %XX over UTF-8.
-    # Cached: the same names and values come back on every request.
-    return quote_plus(text, safe="~")
+    # Cached when short: the same names and values come back on every request.
+    return _cached_escape(text) if len(text) <= CACHED_CHARS else quote_plus(text, safe="~")
 
 
 def lower_strings(value: Any) -> Any:
@@ -77,8 +87,14 @@ def _entry(key: str, value: Any) -> str:
     return "&".join(_entries(lower_strings(value), key))
 
 
-@lru_cache(maxsize=8192)
 def _string_entry(key: str, value: str) -> str:
+    if len(key) + len(value) <= CACHED_CHARS:
+        return _cached_string_entry(key, value)
+    return _escape(key) + "=" + _escape(value.lower())
+
+
+@lru_cache(maxsize=CACHE_ENTRIES)
+def _cached_string_entry(key: str, value: str) -> str:
     return _escape(key) + "=" + _escape(value.lower())
 
 
@@ -117,9 +133,13 @@ def strip_brackets(name: str) -> str:
 # ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=8192)
-def _unquote(text: str) -> str:
+@lru_cache(maxsize=CACHE_ENTRIES)
+def _cached_unquote(text: str) -> str:
     return unquote_plus(text)
+
+
+def _unquote(text: str) -> str:
+    return _cached_unquote(text) if len(text) <= CACHED_CHARS else unquote_plus(text)
 
 
 def parse_query(query_string: bytes | str) -> Params:

@@ -36,12 +36,16 @@ JWKS = {
     ]
 }
 
+# A document rendered anyway (a browser that ignores `nosniff`) runs no script, in an opaque origin.
+DOCUMENT_CSP = "default-src 'none'; sandbox"
 _META_PREFIXES = ("/api/", "/ping", "/pings", "/privileges", "/v2/privileges", "/open-api", "/v3/openapi")
 _META_SUFFIXES = ("/ping",)
 _ENTREPRISE_PING = re.compile(r"^/v\d+/ping/?$")
 _PROVIDER_PING = re.compile(r"^/ping/.+")
 _PARTICULIER_PROVIDER_PING = re.compile(r"^/api/[^/]+/ping/?$")
-# path → (API, document family); None: no Content-Type, as the real route sends
+# path → (API, document family, Content-Type); None: no Content-Type, as the real route sends. Safe
+# even though the document is the fixture repository's (hostile) text: every answer carries
+# `nosniff`, so a browser never sniffs it as HTML, and the downloads add a sandboxing CSP.
 _DOCUMENTS: Mapping[str, tuple[Api, str, str | None]] = {
     "/open-api.yml": ("entreprise", "entreprise", "text/yaml"),
     "/v3/openapi-entreprise.yaml": ("entreprise", "entreprise", "text/yaml"),
@@ -122,7 +126,7 @@ def _document(snapshot: Snapshot, path: str) -> Prepared | None:
     body = snapshot.documents.get(family)
     if body is None:
         return None
-    return _ok(body, content_type, (("Access-Control-Allow-Origin", "*"),))
+    return _ok(body, content_type, (("Access-Control-Allow-Origin", "*"), ("Content-Security-Policy", DOCUMENT_CSP)))
 
 
 def _user(snapshot: Snapshot, headers: Mapping[str, str], query: Mapping[str, Any]) -> Any:

@@ -24,20 +24,23 @@ from typing import Any
 
 from sandbox import rendering, replies
 from sandbox.auth import Denial, User, authenticate, bearer_token, granted
+from sandbox.bounded_cache import BoundedCache
 from sandbox.errors import france_connect_missing_token, france_connect_unknown_token
-from sandbox.explain import nearest
 from sandbox.franceconnect import DEFAULT_MAPPING, FranceConnectSession, civility_parameters
 from sandbox.gone import gone_route
 from sandbox.matching import NO_FACTS, MatchMode, Params, RequestFacts, Unmatchable, parse_query, without_tracking
 from sandbox.meta_routes import meta_answer
 from sandbox.openapi import Api
 from sandbox.ratelimit import RateLimiter, discriminator
-from sandbox.repository import NOT_FOUND_FILE
+from sandbox.request_limits import RequestLimits
 from sandbox.routing import RouteMatch
 from sandbox.snapshot import OperationTable, Prepared, Snapshot
 from sandbox.validation import entreprise_tracking_errors, recipient_error
 
+# The memo of parameter-gate outcomes is keyed by path and query string: bounded in bytes too.
 _MEMO_SIZE = 4096
+_MEMO_BYTES = 8 * 1024 * 1024
+_MEMO_ANSWER_COST = 1024  # a refusal or a near-miss answer built for the request (bodies are shared)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +66,15 @@ class Services:
     check_scopes: bool = True
     validate_responses: bool = False
     journal_size: int = 1000
+    limits: RequestLimits = field(default_factory=RequestLimits)
     clock: Callable[[], float] = time.time
     fixed_today: datetime.date | None = None
-    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    memo_bytes: int = _MEMO_BYTES
+    _memo: BoundedCache[tuple[Any, ...], Any] = field(init=False)
     _memo_owner: Snapshot | None = None
+
+    def __post_init__(self) -> None:
+        self._memo = BoundedCache(_MEMO_SIZE, self.memo_bytes)
 
     def today(self) -> datetime.date:
         return self.fixed_today or datetime.date.fromtimestamp(self.clock())
@@ -74,14 +82,13 @@ class Services:
     def remembered(self, snapshot: Snapshot, key: tuple[Any, ...]) -> Any:
         """An answer that depends only on the request and the snapshot; forgotten on every swap."""
         if self._memo_owner is not snapshot:
-            self._memo = {}
+            self._memo.clear()
             self._memo_owner = snapshot
         return self._memo.get(key)
 
     def remember(self, key: tuple[Any, ...], answer: Any) -> None:
-        if len(self._memo) >= _MEMO_SIZE:
-            self._memo.pop(next(iter(self._memo)))
-        self._memo[key] = answer
+        cost = sum(len(part) for part in key if isinstance(part, (str, bytes))) + _MEMO_ANSWER_COST
+        self._memo.put(key, answer, cost)
 
 
 def api_of_host(host: str) -> Api | None:
@@ -121,8 +128,7 @@ _Outcome = tuple[Prepared | None, Prepared | None]
 
 def with_near_miss(table: OperationTable, params: Params) -> Prepared:
     """The fallback, naming the closest case in `X-Sandbox-Near-Miss` (details: /__sandbox/explain)."""
-    candidates = [c for c in table.cases if c.file != NOT_FOUND_FILE] or list(table.cases)
-    closest = nearest(candidates, table.keys.documented_mapping(params), limit=1)
+    closest = table.near.nearest(table.keys.documented_mapping(params), limit=1, skip_not_found=True)
     if not closest:
         return table.fallback
     return table.fallback.with_headers(rendering.headers(("X-Sandbox-Near-Miss", closest[0].case.id)))

@@ -16,6 +16,7 @@ from sandbox.openapi import Api, Operation
 _VERSION = re.compile(r"^v(\d+)$")
 _UNSEEN = object()
 _SEEN_SIZE = 4096
+_SEEN_PATH_CHARS = 256  # longer paths are routed every time: the memo stays within about 2 MB
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,8 @@ class Router:
 
     def match(self, path: str, api: Api | None = None) -> RouteMatch | VersionMiss | None:
         """Remembered per path (bounded): the same paths come back on every request."""
+        if len(path) > _SEEN_PATH_CHARS:
+            return self._match(path, api)
         key = (path, api)
         found = self._seen.get(key, _UNSEEN)
         if found is _UNSEEN:

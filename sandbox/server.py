@@ -34,6 +34,13 @@ from sandbox.repository_files import (
     DEFAULT_MAX_NESTING,
     FileLimits,
 )
+from sandbox.request_limits import (
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_TOTAL_HEADER_BYTES,
+    DEFAULT_MAX_URL_BYTES,
+    DEFAULT_MAX_WEBHOOK_BYTES,
+    RequestLimits,
+)
 from sandbox.snapshot import Snapshot, build_snapshot
 from sandbox.sources import LeaderLock, default_cache_dir, make_source
 from sandbox.sync import Syncer
@@ -67,6 +74,10 @@ class ServeConfig:
     host: str = "127.0.0.1"  # the bind address: the admin routes are open on loopback only
     admin_token: str | None = None  # else SANDBOX_ADMIN_TOKEN
     admin_policy: str = "auto"  # auto | open | closed (sandbox.admin.PolicyMode)
+    max_url_bytes: int = DEFAULT_MAX_URL_BYTES
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_total_header_bytes: int = DEFAULT_MAX_TOTAL_HEADER_BYTES
+    max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
 
     @property
     def limits(self) -> FileLimits:
@@ -124,6 +135,12 @@ def assemble(config: ServeConfig, syncer: Syncer | None = None) -> SandboxApp:
         fixed_today=datetime.date.fromisoformat(config.today) if config.today else None,
         validate_responses=config.validate_responses,
         journal_size=config.journal_size,
+        limits=RequestLimits(
+            max_url_bytes=config.max_url_bytes,
+            max_header_bytes=config.max_header_bytes,
+            max_total_header_bytes=config.max_total_header_bytes,
+            max_webhook_bytes=config.max_webhook_bytes,
+        ),
     )
     if config.watch:
         syncer.run_in_background()

@@ -22,6 +22,7 @@ from sandbox import errors, rendering
 from sandbox.auth import TokenVerifier, configured_secrets, scopes_by_operation
 from sandbox.maintenance import Window, windows_for
 from sandbox.matching import KeyBuilder, MatchMode, RuleBook, builtin_rulebook
+from sandbox.near_miss import NearIndex
 from sandbox.openapi import Operation, generate_example, operations_from_documents
 from sandbox.ratelimit import ThrottleGroup, throttle_groups
 from sandbox.repository import (
@@ -70,6 +71,8 @@ class OperationTable:
     # query parameters the operation declares (FranceConnect routes read only these from the query)
     declared: frozenset[str]
     maintenance: tuple[Window, ...]
+    # the cases indexed by value, for the near-miss scoring of a fallback (bounded work)
+    near: NearIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +279,7 @@ def build_snapshot(
             identity=book.identity_mapping(operation_id) if book.accepts_france_connect(operation_id) else None,
             declared=frozenset(p.key for p in operation.lookup_parameters() if p.location == "query"),
             maintenance=windows_for(operation_id),
+            near=NearIndex.build(cases),
         )
 
     france_connect = {

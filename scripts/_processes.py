@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import IO
 
 import httpx
 
@@ -33,11 +34,17 @@ def wait_until_answering(url: str, deadline: float) -> float:
 
 
 @contextmanager
-def server(args: Sequence[str], timeout_s: float = 60) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """Run `python args...` with `{port}` filled in; yield the process and its base URL."""
+def server(
+    args: Sequence[str], timeout_s: float = 60, output: IO[bytes] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Run `python args...` with `{port}` filled in; yield the process and its base URL.
+
+    `output`: a file that receives the process's stdout and stderr (default: discarded).
+    """
     port = free_port()
     command = [sys.executable, *(a.replace("{port}", str(port)) for a in args)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sink: IO[bytes] | int = output if output is not None else subprocess.DEVNULL
+    process = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=sink)
     try:
         yield process, f"http://127.0.0.1:{port}"
     finally:
