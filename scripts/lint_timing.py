@@ -29,7 +29,7 @@ def main() -> int:
     if not (Path(args.fixtures) / "payloads").is_dir():
         print(f"no fixture repository at {args.fixtures}", file=sys.stderr)
         return 2
-    command = [sys.executable, "-m", "sandbox.lint", args.fixtures, "--format", "json", "--match", args.match]
+    command = [sys.executable, "-m", "sandbox.tools.lint", args.fixtures, "--format", "json", "--match", args.match]
     command += ["--today", "2026-04-28"]
     walls = []
     for run in range(args.runs):
@@ -45,8 +45,8 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     import datetime
 
-    from sandbox.lint import lint_repository
-    from sandbox.matching import MatchMode
+    from sandbox.rules.matching import MatchMode
+    from sandbox.tools.lint import lint_repository
 
     started = time.perf_counter()
     report = lint_repository(args.fixtures, mode=MatchMode(args.match), today=datetime.date(2026, 4, 28))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from _processes import ROOT
 
-from sandbox.server import ServeConfig, make_syncer
+from sandbox.cli.serve import ServeConfig, make_syncer
 
 
 def main() -> int:

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from sandbox.coercion import to_s
-from sandbox.replay import case_request
-from sandbox.snapshot import Snapshot
+from sandbox.load.snapshot import Snapshot
+from sandbox.rules.coercion import to_s
+from sandbox.tools.reaching import case_request
 
 # Mostly GET; then every method the HTTP parser knows of, and two it refuses (400 from uvicorn).
 METHODS = ("GET",) * 12 + (

@@ -17,12 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.admin import CLOSED_TEXT, PUBLIC_STATUS_KEYS, AdminPolicy, is_loopback
-from sandbox.app import SandboxApp
-from sandbox.auth import mint
-from sandbox.catalogue import labels
-from sandbox.local_server import serve_in_thread
-from sandbox.server import ServeConfig, assemble
+from sandbox.cli.serve import ServeConfig, assemble
+from sandbox.rules.tokens import mint
+from sandbox.serve.access import CLOSED_TEXT, PUBLIC_STATUS_KEYS, AdminPolicy, is_loopback
+from sandbox.serve.app import SandboxApp
+from sandbox.serve.local_server import serve_in_thread
+from sandbox.web.catalogue import labels
 from tests import tiny_repository
 from tests.test_catalogue import accessibility_problems, parse
 from tests.test_cli import sandbox_process

@@ -17,21 +17,21 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbox.app import create_app
-from sandbox.auth import TokenVerifier, mint
-from sandbox.bounded_cache import ENTRY_OVERHEAD, BoundedCache
-from sandbox.coercion import OVERSIZED, ruby_integer, ruby_to_i
-from sandbox.journal import PATH_CHARS, QUERY_CHARS, REDACTED, VALUE_CHARS, Entry, redact_jwt, redact_text
-from sandbox.local_server import serve_in_thread
-from sandbox.matching import CACHED_CHARS, _cached_unquote, parse_query
-from sandbox.meta_routes import DOCUMENT_CSP
-from sandbox.near_miss import CANDIDATES, NearIndex
-from sandbox.pipeline import Services
-from sandbox.replay import case_request
-from sandbox.repository import Case
-from sandbox.request_limits import RequestLimits
-from sandbox.server import TokenRedaction
-from sandbox.snapshot import Snapshot, build_snapshot
+from sandbox.cli.serve import TokenRedaction
+from sandbox.load.near_miss import CANDIDATES, NearIndex
+from sandbox.load.repository import Case
+from sandbox.load.snapshot import Snapshot, build_snapshot
+from sandbox.rules.bounded_cache import ENTRY_OVERHEAD, BoundedCache
+from sandbox.rules.coercion import OVERSIZED, ruby_integer, ruby_to_i
+from sandbox.rules.matching import CACHED_CHARS, _cached_unquote, parse_query
+from sandbox.rules.tokens import TokenVerifier, mint
+from sandbox.serve.journal import PATH_CHARS, QUERY_CHARS, REDACTED, VALUE_CHARS, Entry, redact_jwt, redact_text
+from sandbox.serve.local_server import serve_in_thread
+from sandbox.serve.meta_routes import DOCUMENT_CSP
+from sandbox.serve.pipeline import Services
+from sandbox.serve.request_limits import RequestLimits
+from sandbox.tools.reaching import case_request
+from sandbox.web import create_app
 from tests import tiny_repository
 from tests.conftest import ROOT
 

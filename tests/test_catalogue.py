@@ -17,18 +17,18 @@ import httpx
 import pytest
 from starlette.types import ASGIApp
 
-from sandbox import catalogue
-from sandbox.app import SandboxApp, create_app
-from sandbox.catalogue import labels
-from sandbox.local_server import serve_in_thread
-from sandbox.pipeline import Services
-from sandbox.replay import case_request
-from sandbox.server import ServeConfig, assemble
-from sandbox.snapshot import build_snapshot
+from sandbox.cli.serve import ServeConfig, assemble
+from sandbox.load.snapshot import build_snapshot
+from sandbox.serve.app import SandboxApp
+from sandbox.serve.local_server import serve_in_thread
+from sandbox.serve.pipeline import Services
+from sandbox.tools.reaching import case_request
+from sandbox.web import catalogue, create_app
+from sandbox.web.catalogue import labels
 from tests import tiny_repository
 from tests.conftest import CORPORA, ROOT, corpus_path
 
-TEMPLATES = ROOT / "sandbox" / "templates"
+TEMPLATES = ROOT / "sandbox" / "web" / "templates"
 
 # -- serving the catalogue ------------------------------------------------------------------------
 
@@ -331,12 +331,12 @@ def test_search_filters_without_javascript(shared: tuple[SandboxApp, httpx.Clien
 
 
 def test_lint_status_is_a_dash_when_the_lint_is_not_available(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sandbox.lint
+    import sandbox.tools.lint
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("lint in progress")
 
-    monkeypatch.setattr(sandbox.lint, "lint_repository", broken)
+    monkeypatch.setattr(sandbox.tools.lint, "lint_repository", broken)
     app = embedded_app()
     with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base) as client:
         page = parse(client.get("/ui/operations?lang=en").text)

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.app import SandboxApp
-from sandbox.local_server import serve_in_thread
+from sandbox.serve.app import SandboxApp
+from sandbox.serve.local_server import serve_in_thread
 from tests.conftest import ROOT
 from tests.test_catalogue import embedded_app, servable
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from sandbox.auth import DEFAULT_SECRET, mint
+from sandbox.rules.tokens import DEFAULT_SECRET, mint
 from tests.conftest import corpus_path
 
 START_TIMEOUT_S = 30

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from sandbox.app import create_app
-from sandbox.auth import INTERNAL_JTI, mint
-from sandbox.local_server import serve_in_thread
-from sandbox.pipeline import Services
-from sandbox.ratelimit import RateLimiter
-from sandbox.snapshot import build_snapshot
+from sandbox.load.snapshot import build_snapshot
+from sandbox.rules.tokens import INTERNAL_JTI, mint
+from sandbox.serve.local_server import serve_in_thread
+from sandbox.serve.pipeline import Services
+from sandbox.serve.ratelimit import RateLimiter
+from sandbox.web import create_app
 from tests.conftest import ROOT
 
 SECRET = "contract-test-secret-at-least-32-bytes"

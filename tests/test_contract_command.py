@@ -22,13 +22,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sandbox import contract
-from sandbox.app import create_app
-from sandbox.local_server import serve_in_thread
-from sandbox.pipeline import Services
-from sandbox.replay import CaseRequest
-from sandbox.response_validation import ResponseValidators
-from sandbox.snapshot import Snapshot, build_snapshot
+from sandbox.load.snapshot import Snapshot, build_snapshot
+from sandbox.serve.local_server import serve_in_thread
+from sandbox.serve.pipeline import Services
+from sandbox.serve.response_validation import ResponseValidators
+from sandbox.tools import contract
+from sandbox.tools.reaching import CaseRequest
+from sandbox.web import create_app
 from tests.conftest import ROOT, corpus_path
 
 # The date the public corpus's validation expectations are computed for (as in test_replay).

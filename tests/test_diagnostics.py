@@ -15,14 +15,15 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from sandbox.app import SandboxApp, create_app
-from sandbox.auth import mint
-from sandbox.local_server import serve_in_thread
-from sandbox.matching import MatchMode
-from sandbox.pipeline import Services
-from sandbox.replay import query_pairs
-from sandbox.repository import Case
-from sandbox.snapshot import Snapshot, build_snapshot
+from sandbox.load.repository import Case
+from sandbox.load.snapshot import Snapshot, build_snapshot
+from sandbox.rules.matching import MatchMode
+from sandbox.rules.tokens import mint
+from sandbox.serve.app import SandboxApp
+from sandbox.serve.local_server import serve_in_thread
+from sandbox.serve.pipeline import Services
+from sandbox.tools.reaching import query_pairs
+from sandbox.web import create_app
 from tests import tiny_repository
 from tests.conftest import corpus_path
 from tests.test_cli import free_port

@@ -8,15 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.docs import (
-    DEFAULT_BASE_URLS,
-    compact_json,
-    curl_command,
-    generate,
-    main,
-    pretty_json,
-    stale_files,
-)
+from sandbox.tools.docs import DEFAULT_BASE_URLS, compact_json, curl_command, generate, main, pretty_json, stale_files
 from tests.conftest import CORPORA, ROOT, corpus_path
 
 # apistration_mocks commits two generated files older than their case: the case

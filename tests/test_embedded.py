@@ -7,11 +7,11 @@ import hashlib
 
 import pytest
 
-from sandbox.cli import default_fixtures
-from sandbox.matching import MatchMode
-from sandbox.openapi import parameter_problems
-from sandbox.repository import NOT_FOUND_FILE
-from sandbox.snapshot import build_snapshot
+from sandbox.load.embedded import default_fixtures
+from sandbox.load.openapi import parameter_problems
+from sandbox.load.repository import NOT_FOUND_FILE
+from sandbox.load.snapshot import build_snapshot
+from sandbox.rules.matching import MatchMode
 from tests.conftest import ROOT, SHARED_FIXTURES
 from tests.test_replay import replay
 
@@ -67,6 +67,6 @@ def test_no_embedded_file_is_a_copy_of_the_public_corpora() -> None:
 
 
 def test_embedded_generated_docs_are_up_to_date() -> None:
-    from sandbox.docs import generate, stale_files
+    from sandbox.tools.docs import generate, stale_files
 
     assert stale_files(ROOT, generate(ROOT, None)) == []

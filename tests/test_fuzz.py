@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sandbox.app import create_app
-from sandbox.auth import mint
-from sandbox.local_server import serve_in_thread
-from sandbox.matching import MatchMode
-from sandbox.pipeline import Services
-from sandbox.snapshot import build_snapshot
+from sandbox.load.snapshot import build_snapshot
+from sandbox.rules.matching import MatchMode
+from sandbox.rules.tokens import mint
+from sandbox.serve.local_server import serve_in_thread
+from sandbox.serve.pipeline import Services
+from sandbox.web import create_app
 from tests.conftest import ROOT
 from tests.hostile_requests import (
     Vocabulary,

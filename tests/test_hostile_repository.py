@@ -23,16 +23,16 @@ import httpx
 import pytest
 import yaml
 
-from sandbox import catalogue_lint, rendering
-from sandbox.app import create_app
-from sandbox.docs import generate
-from sandbox.lint import lint_repository
-from sandbox.local_server import serve_in_thread
-from sandbox.pipeline import Services
-from sandbox.repository import read_repository
-from sandbox.repository_files import FileLimits, RepositoryTree, TooManyAliases, load_yaml
-from sandbox.server import ServeConfig, assemble
-from sandbox.snapshot import build_snapshot
+from sandbox.cli.serve import ServeConfig, assemble
+from sandbox.load.repository import read_repository
+from sandbox.load.repository_files import FileLimits, RepositoryTree, TooManyAliases, load_yaml
+from sandbox.load.snapshot import build_snapshot
+from sandbox.rules import rendering
+from sandbox.serve.local_server import serve_in_thread
+from sandbox.serve.pipeline import Services
+from sandbox.tools.docs import generate
+from sandbox.tools.lint import lint_repository
+from sandbox.web import catalogue_lint, create_app
 from tests import tiny_repository
 from tests.conftest import ROOT
 from tests.test_cli import free_port
@@ -256,7 +256,7 @@ def test_a_link_to_the_root_folder_or_a_loop_leaves_reloads_working(tmp_path: Pa
 
 
 def _watched(root: Path) -> list[str]:
-    from sandbox.watching import watched_folders
+    from sandbox.load.watching import watched_folders
 
     return [folder for folder, _, _ in watched_folders(root)]
 
@@ -479,16 +479,16 @@ def test_header_values_built_from_repository_data_never_break_a_response() -> No
 
 
 def test_the_catalogue_never_waits_for_a_lint_that_does_not_end(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sandbox.lint
+    import sandbox.tools.lint
 
     release = threading.Event()
-    real = sandbox.lint.lint_repository
+    real = sandbox.tools.lint.lint_repository
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         release.wait(120)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sandbox.lint, "lint_repository", slow)
+    monkeypatch.setattr(sandbox.tools.lint, "lint_repository", slow)
     monkeypatch.setattr(catalogue_lint, "LINT_WAIT_S", 0.2)
     app = create_app(build_snapshot(ROOT), Services())
     try:
@@ -507,8 +507,8 @@ def test_sigterm_stops_the_server_while_the_catalogue_lint_runs(tmp_path: Path) 
     root = tiny_repository.build(tmp_path / "repository")
     port = free_port()
     script = (
-        "import sys, threading, sandbox.lint\n"
-        "sandbox.lint.lint_repository = lambda *a, **k: threading.Event().wait()\n"  # a lint that never ends
+        "import sys, threading, sandbox.tools.lint\n"
+        "sandbox.tools.lint.lint_repository = lambda *a, **k: threading.Event().wait()\n"  # a lint that never ends
         "from sandbox.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
@@ -538,8 +538,8 @@ def _answers(url: str) -> bool:
 
 
 def test_writers_never_write_through_a_link_leading_outside(tmp_path: Path) -> None:
-    from sandbox.docs import write_files
-    from sandbox.repository_files import RefusedFile
+    from sandbox.load.repository_files import RefusedFile
+    from sandbox.tools.docs import write_files
 
     root = tiny_repository.build(tmp_path / "repository")
     outside = tmp_path / "outside"

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.coercion import as_text
-from sandbox.identifiers import (
+from sandbox.rules.coercion import as_text
+from sandbox.rules.identifiers import (
     is_ine,
     is_rna,
     is_siren,

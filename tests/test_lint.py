@@ -22,14 +22,14 @@ import httpx
 import pytest
 import yaml
 
-from sandbox.app import create_app
-from sandbox.lint import REACHABILITY_RULES, Finding, LintReport, lint_repository, main, rule_ids
-from sandbox.local_server import serve_in_thread
-from sandbox.matching import MatchMode
-from sandbox.pipeline import Services
-from sandbox.replay import france_connect_request, query_pairs
-from sandbox.repository import NOT_FOUND_FILE
-from sandbox.snapshot import build_snapshot
+from sandbox.load.repository import NOT_FOUND_FILE
+from sandbox.load.snapshot import build_snapshot
+from sandbox.rules.matching import MatchMode
+from sandbox.serve.local_server import serve_in_thread
+from sandbox.serve.pipeline import Services
+from sandbox.tools.lint import REACHABILITY_RULES, Finding, LintReport, lint_repository, main, rule_ids
+from sandbox.tools.reaching import france_connect_request, query_pairs
+from sandbox.web import create_app
 from tests.conftest import CORPORA, ROOT, corpus_path
 from tests.test_replay import MODEL_GAPS, MODEL_TODAY, _load_model, replay
 
@@ -542,7 +542,7 @@ def test_exit_status_is_0_with_warnings_only(tmp_path: Path) -> None:
 
 def test_python_module_entry_point_and_help() -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "sandbox.lint", "--help"], capture_output=True, text=True, check=True, cwd=ROOT
+        [sys.executable, "-m", "sandbox.tools.lint", "--help"], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert "--match" in run.stdout and "--lang" in run.stdout and "--format" in run.stdout
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.coercion import ruby_to_i
-from sandbox.matching import (
+from sandbox.rules.coercion import ruby_to_i
+from sandbox.rules.matching import (
     KeySpec,
     LookupVariant,
     RequestFacts,

@@ -8,10 +8,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.matching import builtin_rules
-from sandbox.openapi import generate_example, operations_from_documents, parameter_problems
-from sandbox.rendering import encode_json
-from sandbox.repository import LoadProblem, read_repository
+from sandbox.load.openapi import generate_example, operations_from_documents, parameter_problems
+from sandbox.load.repository import LoadProblem, read_repository
+from sandbox.rules.matching import builtin_rules
+from sandbox.rules.rendering import encode_json
 from tests.conftest import corpus_path
 
 COMPONENTS = {

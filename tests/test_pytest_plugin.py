@@ -49,7 +49,7 @@ def test_sandbox_server_serves_the_embedded_repository_over_http_for_the_session
 
         import httpx
 
-        from sandbox.replay import query_pairs
+        from sandbox.tools.reaching import query_pairs
 
         URLS = []
 
@@ -260,7 +260,7 @@ def test_ensure_registered_is_idempotent(pytester: pytest.Pytester) -> None:
 
 def test_the_plugin_module_imports_little() -> None:
     """Every pytest run of an environment with the package installed imports the plugin."""
-    heavy = ("httpx", "starlette", "uvicorn", "sandbox.snapshot")
+    heavy = ("httpx", "starlette", "uvicorn", "sandbox.load.snapshot")
     code = f"import sys, sandbox.pytest_plugin; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert output.stdout.strip() == "[]"

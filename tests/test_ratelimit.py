@@ -13,16 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from sandbox.ratelimit import (
-    RateDecision,
-    RateLimiter,
-    ThrottleGroup,
-    discriminator,
-    normalise_operation_id,
-    throttle_groups,
-    too_many_requests_body,
-)
-from sandbox.rendering import encode_json
+from sandbox.rules.rendering import encode_json
+from sandbox.rules.throttles import ThrottleGroup, normalise_operation_id, throttle_groups
+from sandbox.serve.ratelimit import RateDecision, RateLimiter, discriminator, too_many_requests_body
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 REAL_THROTTLE = SHARED_FIXTURES / "apistration_mocks" / "data" / "throttle.yml"

@@ -16,10 +16,10 @@ import git
 import httpx
 import pytest
 
-from sandbox.local_server import serve_in_thread
-from sandbox.reload_queue import ReloadQueue
-from sandbox.server import ServeConfig, assemble, make_syncer
-from sandbox.sync import Syncer
+from sandbox.cli.serve import ServeConfig, assemble, make_syncer
+from sandbox.load.reload_queue import ReloadQueue
+from sandbox.load.sync import Syncer
+from sandbox.serve.local_server import serve_in_thread
 from tests import tiny_repository
 from tests.test_sync import SECRET, add_v2_case, commit, config, make_repository, served, signed, wait_for
 

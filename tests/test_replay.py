@@ -24,15 +24,15 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.app import create_app
-from sandbox.gone import gone_route
-from sandbox.local_server import serve_in_thread
-from sandbox.matching import MatchMode
-from sandbox.openapi import parameter_problems
-from sandbox.pipeline import Services
-from sandbox.replay import case_request, france_connect_request
-from sandbox.repository import Case
-from sandbox.snapshot import Snapshot, build_snapshot
+from sandbox.load.openapi import parameter_problems
+from sandbox.load.repository import Case
+from sandbox.load.snapshot import Snapshot, build_snapshot
+from sandbox.rules.gone import gone_route
+from sandbox.rules.matching import MatchMode
+from sandbox.serve.local_server import serve_in_thread
+from sandbox.serve.pipeline import Services
+from sandbox.tools.reaching import case_request, france_connect_request
+from sandbox.web import create_app
 from tests.conftest import CORPORA, SHARED_FIXTURES, corpus_path
 
 MODEL = SHARED_FIXTURES.parent / "spec" / "model" / "fixture_audit.py"

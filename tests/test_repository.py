@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sandbox.repository import read_repository
+from sandbox.load.repository import read_repository
 
 GOOD = """---
 description: ok

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from sandbox.openapi import Operation
-from sandbox.response_validation import ResponseValidators, SchemaError, convert_schema, json_path
-from sandbox.snapshot import build_snapshot
+from sandbox.load.snapshot import build_snapshot
+from sandbox.rules.operations import Operation
+from sandbox.serve.response_validation import ResponseValidators, SchemaError, convert_schema, json_path
 from tests.conftest import ROOT, corpus_path
 
 ERROR = {

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from sandbox.app import create_app
-from sandbox.auth import mint
-from sandbox.local_server import serve_in_thread
-from sandbox.matching import MatchMode
-from sandbox.snapshot import build_snapshot
+from sandbox.load.snapshot import build_snapshot
+from sandbox.rules.matching import MatchMode
+from sandbox.rules.tokens import mint
+from sandbox.serve.local_server import serve_in_thread
+from sandbox.web import create_app
 from tests import tiny_repository
 
 SECRET = "serving-test-secret-at-least-32-bytes"

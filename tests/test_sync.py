@@ -19,10 +19,10 @@ import git
 import httpx
 import pytest
 
-from sandbox.auth import mint
-from sandbox.local_server import serve_in_thread
-from sandbox.server import ServeConfig, assemble, make_syncer
-from sandbox.sources import GitSource
+from sandbox.cli.serve import ServeConfig, assemble, make_syncer
+from sandbox.load.sources import GitSource
+from sandbox.rules.tokens import mint
+from sandbox.serve.local_server import serve_in_thread
 from tests import tiny_repository
 from tests.conftest import corpus_path
 from tests.test_cli import free_port
@@ -350,7 +350,7 @@ def test_upgrade_from_one_corpus_to_the_other_is_followed_live(tmp_path: Path) -
             changed = _a_changed_case(corpus_path("siade_staging_data"), corpus_path("apistration_mocks"))
             table = app.snapshot.tables[changed[0]]
             case = next(c for c in table.cases if c.file == changed[1])
-            from sandbox.replay import case_request
+            from sandbox.tools.reaching import case_request
 
             request = case_request(table.operation, case, token)
             response = client.get(request.path, params=list(request.query), headers=dict(request.headers))

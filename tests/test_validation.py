@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from sandbox.coercion import ruby_valid_date
-from sandbox.errors import ApiError
-from sandbox.validation import (
+from sandbox.rules.coercion import ruby_valid_date
+from sandbox.rules.errors import ApiError
+from sandbox.rules.validation import (
     CHECK_KINDS,
     CatalogueError,
     ValidationRuleError,
@@ -1059,8 +1059,8 @@ def _corpus(name: str) -> Path:
 
 @pytest.mark.parametrize("name", ["siade_staging_data", "apistration_mocks"])
 def test_every_operation_of_the_corpora_with_rules_in_the_spec_gets_checks(name: str) -> None:
-    from sandbox.openapi import operations_from_documents
-    from sandbox.repository import read_repository
+    from sandbox.load.openapi import operations_from_documents
+    from sandbox.load.repository import read_repository
 
     content = read_repository(_corpus(name))
     operations = operations_from_documents(content.documents, [])
@@ -1118,7 +1118,7 @@ QF_PERIOD_DRIFT = {"00356", "00354"}
 
 @pytest.mark.parametrize("name", ["siade_staging_data", "apistration_mocks"])
 def test_consistency_with_the_spec_model(name: str) -> None:
-    from sandbox.repository import read_repository
+    from sandbox.load.repository import read_repository
 
     model: Any = _model()
     content = read_repository(_corpus(name))

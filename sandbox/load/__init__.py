@@ -1,0 +1,1 @@
+"""From a fixture source to an immutable snapshot: reading, OpenAPI, building, following sources."""

@@ -1,0 +1,228 @@
+"""Why a request did not reach a case: the closest cases and what differs, parameter by parameter.
+
+The comparison is on raw values, so it can say more than the lookup does: a value that
+differs only by letter case (which still matches), only by type or format (`08` and
+`8`), arrays in another order, a scalar sent where the case has a list, a parameter
+missing or extra. Each kind has a weight; the closest case has the smallest total.
+
+The work per request is bounded whatever the fixture repository holds: `NearIndex`,
+built with the snapshot, lists for each parameter and normalised value the cases that
+have it, so a miss scores only the `CANDIDATES` cases sharing the most values with the
+request; a case value too large to fit in a URL is never compared, nor are a case's
+parameters past the first `MAX_CASE_PARAMETERS`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+from sandbox.load.repository import NOT_FOUND_FILE, Case
+from sandbox.rules.coercion import OVERSIZED, ruby_integer, to_s
+from sandbox.rules.matching import Params, strip_brackets
+
+CANDIDATES = 32  # cases scored on each miss
+MAX_CASE_PARAMETERS = 64  # parameters of one case taken into account
+MAX_COMPARED_CHARS = 8 * 1024  # a longer case value cannot come back in a URL: never compared
+MAX_SHARED_BY = 1024  # a value more cases than this share does not single any out
+
+# How far each kind of difference takes a request from a case.
+_WEIGHTS = {"case": 0.0, "type": 0.4, "order": 0.4, "array": 0.4, "different": 1.0, "missing": 1.0, "extra": 1.0}
+_MESSAGES = {
+    "case": "differs only by letter case (matched anyway: values are compared lower-cased)",
+    "type": "same number written differently (e.g. 08 and 8): the lookup compares the text",
+    "order": "same values in another order: array order matters",
+    "array": "sent as a single value where the case has a list (send name[]=value), or the reverse",
+    "different": "different value",
+    "missing": "the case has this parameter, the request does not send it",
+    "extra": "the request sends this parameter, the case does not have it",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    parameter: str
+    kind: str
+    case_value: Any
+    request_value: Any
+
+    @property
+    def message(self) -> str:
+        return _MESSAGES[self.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class NearCase:
+    case: Case
+    score: float
+    differences: tuple[Difference, ...]
+
+    @property
+    def blocking(self) -> tuple[Difference, ...]:
+        """The differences that stop the lookup (a letter-case difference does not)."""
+        return tuple(d for d in self.differences if d.kind != "case")
+
+
+def _numbers_equal(left: Any, right: Any) -> bool:
+    a, b = ruby_integer(left), ruby_integer(right)
+    return a is not None and a == b and abs(a) < OVERSIZED  # two oversized numbers are not known equal
+
+
+def _compare(name: str, case_value: Any, request_value: Any) -> Difference | None:
+    if isinstance(case_value, list) != isinstance(request_value, list):
+        single = case_value if not isinstance(case_value, list) else request_value
+        listed = case_value if isinstance(case_value, list) else request_value
+        kind = "array" if len(listed) == 1 and to_s(listed[0]).lower() == to_s(single).lower() else "different"
+        return Difference(name, kind, case_value, request_value)
+    if isinstance(case_value, list):
+        theirs, ours = [to_s(v) for v in case_value], [to_s(v) for v in request_value]
+        if theirs == ours:
+            return None
+        lowered = ([v.lower() for v in theirs], [v.lower() for v in ours])
+        if lowered[0] == lowered[1]:
+            return Difference(name, "case", case_value, request_value)
+        kind = "order" if sorted(lowered[0]) == sorted(lowered[1]) else "different"
+        return Difference(name, kind, case_value, request_value)
+    theirs_text, ours_text = to_s(case_value), to_s(request_value)
+    if theirs_text == ours_text:
+        return None
+    if theirs_text.lower() == ours_text.lower():
+        return Difference(name, "case", case_value, request_value)
+    if _numbers_equal(case_value, request_value):
+        return Difference(name, "type", case_value, request_value)
+    return Difference(name, "different", case_value, request_value)
+
+
+def differences(case_params: Mapping[str, Any], request_params: Mapping[str, Any]) -> tuple[Difference, ...]:
+    theirs = {strip_brackets(str(k)): v for k, v in case_params.items()}
+    found = []
+    for name in sorted(set(theirs) | set(request_params)):
+        if name not in request_params or request_params[name] in (None, "", []):
+            if theirs.get(name) not in (None, "", []):
+                found.append(Difference(name, "missing", theirs[name], None))
+        elif name not in theirs:
+            found.append(Difference(name, "extra", None, request_params[name]))
+        else:
+            difference = _compare(name, theirs[name], request_params[name])
+            if difference is not None:
+                found.append(difference)
+    return tuple(found)
+
+
+def _fits(value: Any, budget: int) -> bool:
+    """True when `value` written as text takes at most about `budget` characters (early exit)."""
+    used, pending = 0, [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            used += len(item) + 1
+        elif isinstance(item, bool) or item is None or isinstance(item, float):
+            used += 6
+        elif isinstance(item, int):
+            used += item.bit_length() // 3 + 2
+        elif isinstance(item, (list, dict)):
+            used += len(item) + 2
+            if used <= budget:
+                pending.extend(item.values() if isinstance(item, dict) else item)
+                if isinstance(item, dict):
+                    pending.extend(item.keys())
+        else:
+            used += 16
+        if used > budget:
+            return False
+    return True
+
+
+def _comparable(value: Any) -> Any:
+    """The value as compared: itself, or a short note when it is too large to be sent in a URL."""
+    return value if _fits(value, MAX_COMPARED_CHARS) else "(a value too large to compare)"
+
+
+def _forms(value: Any) -> tuple[tuple[str, str], ...]:
+    """The normal forms under which two values count as shared (letter case, number, order, one-item list)."""
+    if isinstance(value, dict):
+        return ()
+    if isinstance(value, list):
+        items = [to_s(v).lower() for v in value]
+        listed = ("list", "\x00".join(sorted(items)))
+        return (listed, ("text", items[0])) if len(items) == 1 else (listed,)
+    text = ("text", to_s(value).lower())
+    number = ruby_integer(value)
+    return (text, ("number", str(number))) if number is not None else (text,)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    case: Case
+    params: Mapping[str, Any]  # stripped names, bounded values: what scoring reads
+
+
+@dataclass(frozen=True, slots=True)
+class NearIndex:
+    """The cases of one operation, indexed by shared values for bounded near-miss scoring."""
+
+    entries: tuple[_Entry, ...]
+    shared: Mapping[tuple[str, str, str], tuple[int, ...]]  # (parameter, form kind, form) → entry positions
+    by_size: tuple[int, ...]  # positions, fewest parameters first, then file name
+    rank: tuple[int, ...]  # position → its place in `by_size`
+    not_found: frozenset[int]  # positions of the folder's 404.yaml
+
+    @classmethod
+    def build(cls, cases: Sequence[Case]) -> NearIndex:
+        entries = []
+        shared: dict[tuple[str, str, str], list[int]] = {}
+        for position, case in enumerate(cases):
+            params = {
+                strip_brackets(str(name)): _comparable(value)
+                for name, value in islice(case.params.items(), MAX_CASE_PARAMETERS)
+            }
+            entries.append(_Entry(case, params))
+            for name, value in params.items():
+                for kind, form in _forms(value):
+                    shared.setdefault((name, kind, form), []).append(position)
+        by_size = sorted(range(len(entries)), key=lambda p: (len(entries[p].params), entries[p].case.file))
+        rank = [0] * len(entries)
+        for place, position in enumerate(by_size):
+            rank[position] = place
+        return cls(
+            entries=tuple(entries),
+            shared={k: tuple(v) for k, v in shared.items() if len(v) <= MAX_SHARED_BY},
+            by_size=tuple(by_size),
+            rank=tuple(rank),
+            not_found=frozenset(p for p, e in enumerate(entries) if e.case.file == NOT_FOUND_FILE),
+        )
+
+    def nearest(self, request_params: Params, limit: int = 3, *, skip_not_found: bool = False) -> list[NearCase]:
+        """The `limit` closest cases, closest first (ties: fewer differences, then file name).
+
+        `skip_not_found`: leave the folder's `404.yaml` out, unless it is the only case.
+        """
+        skipped = self.not_found if skip_not_found and len(self.not_found) < len(self.entries) else frozenset()
+        ranked = []
+        for position in self.candidates(request_params, skipped):
+            entry = self.entries[position]
+            found = differences(entry.params, request_params)
+            ranked.append(NearCase(entry.case, sum(_WEIGHTS[d.kind] for d in found), found))
+        ranked.sort(key=lambda near: (near.score, len(near.differences), near.case.file))
+        return ranked[:limit]
+
+    def candidates(self, request_params: Params, skipped: frozenset[int] = frozenset()) -> list[int]:
+        """The cases sharing the most parameter values with the request, then the smallest ones."""
+        counts: dict[int, int] = {}
+        for name, value in request_params.items():
+            seen: set[int] = set()
+            for kind, form in _forms(value):
+                seen.update(self.shared.get((name, kind, form), ()))
+            for position in seen - skipped:
+                counts[position] = counts.get(position, 0) + 1
+        rank = self.rank
+        chosen = heapq.nsmallest(CANDIDATES, counts, key=lambda p: (-counts[p], rank[p]))
+        for position in self.by_size:
+            if len(chosen) >= CANDIDATES:
+                break
+            if position not in skipped and position not in counts:
+                chosen.append(position)
+        return chosen

@@ -1,0 +1,1 @@
+"""Per-operation data and its interpreters: lookup and validation rules, error texts, tokens, routes."""

@@ -1,0 +1,492 @@
+"""From request parameters to a lookup key, and from a case's params to the same key.
+
+Two match modes share one canonical form (Rails `Hash#to_query` after lower-casing
+every string, spec §4.3):
+
+* `documented`: a case is reached by exactly the parameters it documents. The key is
+  built from the request's own declared parameters; nothing is added server-side.
+* `staging`: the key is built the way real staging builds it (§4.2), from the
+  per-operation lookup rules in `lookup_rules.yaml`, server-injected keys included.
+
+Per-operation differences are data (`LookupRule`), never branches on operation ids.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+from urllib.parse import quote_plus, unquote_plus
+
+import yaml
+
+from sandbox.rules.coercion import ruby_to_i, to_s
+from sandbox.rules.franceconnect import DEFAULT_MAPPING, check_mapping
+from sandbox.rules.operations import TRACKING_PARAMETERS, Operation
+
+Params = dict[str, Any]
+
+
+class MatchMode(StrEnum):
+    DOCUMENTED = "documented"
+    STAGING = "staging"
+
+
+# ---------------------------------------------------------------------------
+# Canonical form
+# ---------------------------------------------------------------------------
+
+
+# The parsing caches below hold only strings of at most CACHED_CHARS characters, CACHE_ENTRIES
+# of them each: about 3 MB each at most, whatever clients send (a longer string is worked out each time).
+CACHED_CHARS = 32
+CACHE_ENTRIES = 4096
+
+
+@lru_cache(maxsize=CACHE_ENTRIES)
+def _cached_escape(text: str) -> str:
+    return quote_plus(text, safe="~")
+
+
+def _escape(text: str) -> str:
+    # Ruby CGI.escape: a-zA-Z0-9 _ . - ~ kept, space is '+', the rest %XX over UTF-8.
+    # Cached when short: the same names and values come back on every request.
+    return _cached_escape(text) if len(text) <= CACHED_CHARS else quote_plus(text, safe="~")
+
+
+def lower_strings(value: Any) -> Any:
+    """Lower-case every string, in arrays and mappings too (full Unicode mapping)."""
+    if isinstance(value, str):
+        return value.lower()
+    if isinstance(value, list):
+        return [lower_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {k: lower_strings(v) for k, v in value.items()}
+    return value
+
+
+def _entries(value: Any, key: str) -> list[str]:
+    if isinstance(value, dict):
+        return [entry for k, v in value.items() if not _empty_container(v) for entry in _entries(v, f"{key}[{k}]")]
+    if isinstance(value, list):
+        prefix = key + "[]"
+        if not value:
+            return [_escape(prefix) + "="]
+        return [entry for v in value for entry in _entries(v, prefix)]
+    return [_escape(key) + "=" + _escape(to_s(value))]
+
+
+def _entry(key: str, value: Any) -> str:
+    """One top-level entry of `to_query`, value lower-cased."""
+    if isinstance(value, str):
+        return _string_entry(key, value)
+    return "&".join(_entries(lower_strings(value), key))
+
+
+def _string_entry(key: str, value: str) -> str:
+    if len(key) + len(value) <= CACHED_CHARS:
+        return _cached_string_entry(key, value)
+    return _escape(key) + "=" + _escape(value.lower())
+
+
+@lru_cache(maxsize=CACHE_ENTRIES)
+def _cached_string_entry(key: str, value: str) -> str:
+    return _escape(key) + "=" + _escape(value.lower())
+
+
+def _empty_container(value: Any) -> bool:
+    return isinstance(value, (dict, list)) and not value
+
+
+def to_query(mapping: Mapping[str, Any]) -> str:
+    """Rails `Hash#to_query`: entries escaped, empty arrays/maps skipped, sorted byte-wise."""
+    parts = ["&".join(_entries(value, str(key))) for key, value in mapping.items() if not _empty_container(value)]
+    parts.sort()
+    return "&".join(parts)
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or _empty_container(value)
+
+
+def canonical_key(mapping: Mapping[str, Any], *, drop_blank: bool) -> str:
+    """The lookup key of a parameter mapping: lower-cased, then `to_query`.
+
+    With `drop_blank` (documented mode) an empty or absent value is the same as no key.
+    """
+    lowered = lower_strings(dict(mapping))
+    if drop_blank:
+        lowered = {k: v for k, v in lowered.items() if not is_empty(v)}
+    return to_query(lowered)
+
+
+def strip_brackets(name: str) -> str:
+    return name[:-2] if name.endswith("[]") else name
+
+
+# ---------------------------------------------------------------------------
+# Request parameters
+# ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=CACHE_ENTRIES)
+def _cached_unquote(text: str) -> str:
+    return unquote_plus(text)
+
+
+def _unquote(text: str) -> str:
+    return _cached_unquote(text) if len(text) <= CACHED_CHARS else unquote_plus(text)
+
+
+def parse_query(query_string: bytes | str) -> Params:
+    """Query string to a Rack-like mapping: `k[]=a&k[]=b` is a list, a repeated `k` keeps the last.
+
+    Equivalent to `urllib.parse.parse_qsl(..., keep_blank_values=True)`, with percent-decoding
+    skipped for the (common) pieces that need none: this runs on every request.
+    """
+    text = query_string.decode("utf-8", "replace") if isinstance(query_string, bytes) else query_string
+    params: Params = {}
+    for piece in text.split("&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        if "%" in name or "+" in name:
+            name = _unquote(name)
+        if "%" in value or "+" in value:
+            value = _unquote(value)
+        if name.endswith("[]"):
+            key = name[:-2]
+            current = params.get(key)
+            if isinstance(current, list):
+                current.append(value)
+            else:
+                params[key] = [value]
+        else:
+            params[name] = value
+    return params
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What the server knows about a request beyond its parameters (injected keys read these)."""
+
+    token_uid: str | None = None
+    token_jti: str | None = None
+    request_id: str | None = None
+    api_version: str = ""
+
+
+NO_FACTS = RequestFacts()
+
+
+# ---------------------------------------------------------------------------
+# Lookup rules (data)
+# ---------------------------------------------------------------------------
+
+_SOURCES = {"param", "token_uid", "token_jti", "request_id", "api_version"}
+_KINDS = {"string", "list", "int", "int_or_nil", "int_if_present", "words"}
+
+
+class RuleError(ValueError):
+    """A lookup rule in the table is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """One key of a staging lookup hash and where its value comes from."""
+
+    key: str
+    param: str
+    source: str = "param"
+    kind: str = "string"
+    default: str | None = None
+    only_if: tuple[str, str] | None = None
+    requires: tuple[str, ...] = ()
+
+    @property
+    def injected(self) -> bool:
+        """True when the server, not the client, supplies (part of) the value."""
+        return self.source != "param" or self.default is not None
+
+
+@dataclass(frozen=True, slots=True)
+class LookupVariant:
+    keys: tuple[KeySpec, ...]
+    compact: bool = True
+    when_present: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LookupRule:
+    name: str
+    patterns: tuple[str, ...]
+    variants: tuple[LookupVariant, ...]
+    note: str = ""
+
+    def applies_to(self, operation_id: str) -> bool:
+        return any(fnmatch.fnmatchcase(operation_id, pattern) for pattern in self.patterns)
+
+    @property
+    def reads_request_facts(self) -> bool:
+        """True when a key comes from the token, the request id or the route version."""
+        return any(spec.source != "param" for variant in self.variants for spec in variant.keys)
+
+    def variant_for(self, params: Mapping[str, Any]) -> LookupVariant:
+        for variant in self.variants:
+            if variant.when_present is None or not is_empty(params.get(variant.when_present)):
+                return variant
+        return self.variants[-1]
+
+
+def _key_spec(key: str, raw: Any, where: str) -> KeySpec:
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise RuleError(f"{where}: key {key!r} must map to a mapping")
+    source = str(raw.get("source", "param"))
+    kind = str(raw.get("kind", "string"))
+    if source not in _SOURCES:
+        raise RuleError(f"{where}: key {key!r}: unknown source {source!r} (one of {sorted(_SOURCES)})")
+    if kind not in _KINDS:
+        raise RuleError(f"{where}: key {key!r}: unknown kind {kind!r} (one of {sorted(_KINDS)})")
+    only_if = raw.get("only_if")
+    condition: tuple[str, str] | None = None
+    if only_if is not None:
+        if not isinstance(only_if, dict) or len(only_if) != 1:
+            raise RuleError(f"{where}: key {key!r}: only_if must be a one-entry mapping param: value")
+        ((name, value),) = only_if.items()
+        condition = (str(name), to_s(value).lower())
+    default = raw.get("default")
+    return KeySpec(
+        key=key,
+        param=str(raw.get("param", key)),
+        source=source,
+        kind=kind,
+        default=None if default is None else to_s(default),
+        only_if=condition,
+        requires=tuple(str(r) for r in raw.get("requires", ()) or ()),
+    )
+
+
+def _variant(raw: Mapping[str, Any], where: str) -> LookupVariant:
+    keys = raw.get("keys")
+    if not isinstance(keys, dict) or not keys:
+        raise RuleError(f"{where}: `keys` must be a non-empty mapping")
+    when = raw.get("when_present")
+    return LookupVariant(
+        keys=tuple(_key_spec(str(k), v, where) for k, v in keys.items()),
+        compact=bool(raw.get("compact", True)),
+        when_present=str(when) if when is not None else None,
+    )
+
+
+def parse_rules(raw_rules: Iterable[Mapping[str, Any]], origin: str) -> list[LookupRule]:
+    rules = []
+    for index, raw in enumerate(raw_rules):
+        where = f"{origin}: rule {index + 1}"
+        patterns = raw.get("operations")
+        if isinstance(patterns, str):
+            patterns = [patterns]
+        if not isinstance(patterns, list) or not patterns:
+            raise RuleError(f"{where}: `operations` must list operation ids or patterns")
+        variants_raw = raw.get("variants")
+        variants = (
+            tuple(_variant(v, where) for v in variants_raw)
+            if isinstance(variants_raw, list)
+            else (_variant(raw, where),)
+        )
+        rules.append(
+            LookupRule(
+                name=str(raw.get("name", patterns[0])),
+                patterns=tuple(str(p) for p in patterns),
+                variants=variants,
+                note=str(raw.get("note", "")),
+            )
+        )
+    return rules
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityMapping:
+    patterns: tuple[str, ...]
+    identity: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleBook:
+    """All the lookup rules in force: the repository's own first, then the built-in table."""
+
+    rules: tuple[LookupRule, ...]
+    france_connect_operations: tuple[str, ...] = ()
+    identity_mappings: tuple[IdentityMapping, ...] = ()
+
+    def rule_for(self, operation: Operation) -> LookupRule:
+        return rule_for(operation, self.rules)
+
+    def accepts_france_connect(self, operation_id: str) -> bool:
+        """On these operations a Bearer header carries a FranceConnect token (§5.1)."""
+        return any(fnmatch.fnmatchcase(operation_id, p) for p in self.france_connect_operations)
+
+    def identity_mapping(self, operation_id: str) -> Mapping[str, str]:
+        for mapping in self.identity_mappings:
+            if any(fnmatch.fnmatchcase(operation_id, p) for p in mapping.patterns):
+                return mapping.identity
+        return DEFAULT_MAPPING
+
+    def extended(self, raw_rules: Iterable[Mapping[str, Any]], origin: str) -> RuleBook:
+        return RuleBook(
+            (*parse_rules(raw_rules, origin), *self.rules), self.france_connect_operations, self.identity_mappings
+        )
+
+
+def _identity_mappings(raw: Any, origin: str) -> tuple[IdentityMapping, ...]:
+    mappings = []
+    for index, entry in enumerate(raw or []):
+        where = f"{origin}: france_connect mapping {index + 1}"
+        identity = entry.get("identity") if isinstance(entry, dict) else None
+        if not isinstance(identity, dict):
+            raise RuleError(f"{where}: `identity` must map parameters to identity fields")
+        try:
+            check_mapping(identity, where)
+        except ValueError as error:
+            raise RuleError(str(error)) from error
+        mappings.append(IdentityMapping(tuple(entry.get("operations") or ()), dict(identity)))
+    return tuple(mappings)
+
+
+@lru_cache(maxsize=1)
+def builtin_rulebook() -> RuleBook:
+    origin = "sandbox/lookup_rules.yaml"
+    text = resources.files("sandbox.rules").joinpath("lookup_rules.yaml").read_text(encoding="utf-8")
+    data = yaml.load(text, Loader=yaml.CSafeLoader)
+    france_connect = data.get("france_connect") or {}
+    return RuleBook(
+        rules=tuple(parse_rules(data["rules"], origin)),
+        france_connect_operations=tuple(france_connect.get("operations") or ()),
+        identity_mappings=_identity_mappings(france_connect.get("mappings"), origin),
+    )
+
+
+def builtin_rules() -> list[LookupRule]:
+    return list(builtin_rulebook().rules)
+
+
+def default_rule(operation: Operation) -> LookupRule:
+    """No rule in the table: the key is every lookup parameter the operation declares."""
+    keys = tuple(
+        KeySpec(key=p.key, param=p.key, kind="list" if p.is_array else "string") for p in operation.lookup_parameters()
+    )
+    return LookupRule(name="declared parameters", patterns=(operation.id,), variants=(LookupVariant(keys),))
+
+
+def rule_for(operation: Operation, rules: Sequence[LookupRule]) -> LookupRule:
+    for rule in rules:
+        if rule.applies_to(operation.id):
+            return rule
+    return default_rule(operation)
+
+
+# ---------------------------------------------------------------------------
+# Building keys
+# ---------------------------------------------------------------------------
+
+
+class Unmatchable(Exception):
+    """The request cannot produce any case key (real staging rejects it before lookup)."""
+
+
+def _value(spec: KeySpec, params: Mapping[str, Any], facts: RequestFacts) -> Any:
+    if spec.source == "token_uid":
+        return facts.token_uid
+    if spec.source == "token_jti":
+        return facts.token_jti
+    if spec.source == "request_id":
+        return facts.request_id
+    if spec.source == "api_version":
+        return facts.api_version
+    raw = params.get(spec.param)
+    if is_empty(raw) and spec.default is not None:
+        raw = spec.default
+    if spec.kind == "string":
+        return raw
+    if spec.kind == "list":
+        if raw is None:
+            return None
+        if not isinstance(raw, list):
+            raise Unmatchable(f"{spec.param} must be sent as an array ({spec.param}[]=…)")
+        return raw
+    if spec.kind == "words":
+        return str(raw).split() if isinstance(raw, str) else raw
+    if spec.kind == "int":
+        return ruby_to_i(raw)
+    if spec.kind == "int_if_present":
+        return None if raw is None else ruby_to_i(raw)
+    # int_or_nil
+    number = ruby_to_i(raw)
+    return number or None
+
+
+def staging_mapping(variant: LookupVariant, params: Mapping[str, Any], facts: RequestFacts) -> Params:
+    built: Params = {}
+    for spec in variant.keys:
+        if spec.only_if is not None:
+            name, expected = spec.only_if
+            if to_s(params.get(name)).lower() != expected:
+                built[spec.key] = None
+                continue
+        if any(built.get(required) is None for required in spec.requires):
+            built[spec.key] = None
+            continue
+        built[spec.key] = _value(spec, params, facts)
+    if variant.compact:
+        built = {k: v for k, v in built.items() if v is not None}
+    return built
+
+
+@dataclass(frozen=True, slots=True)
+class KeyBuilder:
+    """How one operation turns request parameters into its lookup key, in one mode."""
+
+    mode: MatchMode
+    rule: LookupRule
+    # documented mode: the parameter names that take part in the key
+    names: frozenset[str]
+
+    @classmethod
+    def for_operation(
+        cls, operation: Operation, rule: LookupRule, mode: MatchMode, case_names: Iterable[str] = ()
+    ) -> KeyBuilder:
+        """In documented mode the key reads the declared parameters and every name a case documents."""
+        declared = {p.key for p in operation.lookup_parameters()}
+        documented = {strip_brackets(n) for n in case_names} - TRACKING_PARAMETERS
+        return cls(mode=mode, rule=rule, names=frozenset(declared | documented))
+
+    @property
+    def needs_facts(self) -> bool:
+        return self.mode is MatchMode.STAGING and self.rule.reads_request_facts
+
+    def request_key(self, params: Mapping[str, Any], facts: RequestFacts) -> str:
+        """Raises `Unmatchable` when no case can ever match this request."""
+        if self.mode is MatchMode.DOCUMENTED:
+            # One pass, same result as canonical_key(documented_mapping(params), drop_blank=True).
+            names = self.names
+            parts = [_entry(name, value) for name, value in params.items() if name in names and not is_empty(value)]
+            parts.sort()
+            return "&".join(parts)
+        variant = self.rule.variant_for(params)
+        return canonical_key(staging_mapping(variant, params, facts), drop_blank=False)
+
+    def case_key(self, case_params: Mapping[str, Any]) -> str:
+        if self.mode is MatchMode.DOCUMENTED:
+            return canonical_key({strip_brackets(str(k)): v for k, v in case_params.items()}, drop_blank=True)
+        return canonical_key(case_params, drop_blank=False)
+
+    def documented_mapping(self, params: Mapping[str, Any]) -> Params:
+        return {n: v for n, v in params.items() if n in self.names}
+
+
+def without_tracking(params: Mapping[str, Any]) -> Params:
+    return {k: v for k, v in params.items() if k not in TRACKING_PARAMETERS}

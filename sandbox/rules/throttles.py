@@ -1,0 +1,101 @@
+"""Throttle groups: which operations share a rate-limit counter, with what limit and period (spec §7).
+
+Groups come from the repository's `data/throttle.yml` (`shared:`) or, when it has none,
+from the built-in `throttle_defaults.yaml`. A malformed group is skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+BY_GROUP = "by_group_of_endpoints"
+BY_ENDPOINT = "by_single_endpoint"
+_THROTTLE_TYPES = {BY_GROUP: False, BY_ENDPOINT: True}
+
+# `api_particulier_v4_…`, `api_entreprise_v5_…`: the v3+ controllers are named `v3` by
+# the id → controller resolver, so every version counts as its `_v3_` id (spec §1.2).
+_VERSIONED = re.compile(r"^(api_(?:particulier|entreprise)_v)(\d+)(_)")
+_FIRST_SHARED_VERSION = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleGroup:
+    """One entry of `throttle.yml`: `per_endpoint` is `throttle_type: by_single_endpoint`."""
+
+    name: str
+    per_endpoint: bool
+    endpoints: tuple[str, ...]
+    limit: int
+    period: int
+
+
+def normalise_operation_id(operation_id: str) -> str:
+    """`api_particulier_v4_cnous_…` → `api_particulier_v3_cnous_…`; v2 and other ids unchanged."""
+    match = _VERSIONED.match(operation_id)
+    if match is None or int(match.group(2)) < _FIRST_SHARED_VERSION:
+        return operation_id
+    return f"{match.group(1)}{_FIRST_SHARED_VERSION}{match.group(3)}{operation_id[match.end() :]}"
+
+
+# ------------------------------------------------------------------------ groups
+
+
+def throttle_groups(shared: Mapping[str, Any] | None) -> tuple[ThrottleGroup, ...]:
+    """Groups of a repository's `throttle.yml` `shared:` mapping, or the built-in ones when None.
+
+    A malformed group is skipped with a warning; the others still apply.
+    """
+    if shared is None:
+        shared = _default_shared()
+    groups: list[ThrottleGroup] = []
+    for name, spec in shared.items():
+        group = _parse_group(str(name), spec)
+        if group is not None:
+            groups.append(group)
+    return tuple(groups)
+
+
+def _default_shared() -> Mapping[str, Any]:
+    text = resources.files("sandbox.rules").joinpath("throttle_defaults.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    shared = data.get("shared") if isinstance(data, dict) else None
+    if not isinstance(shared, dict):
+        raise ValueError("sandbox/throttle_defaults.yaml: expected a top-level `shared:` mapping")
+    return shared
+
+
+def _parse_group(name: str, spec: Any) -> ThrottleGroup | None:
+    if not isinstance(spec, Mapping):
+        return _skip(name, "not a mapping")
+    throttle_type = spec.get("throttle_type", BY_GROUP)
+    if throttle_type not in _THROTTLE_TYPES:
+        return _skip(name, f"unknown throttle_type {throttle_type!r}")
+    endpoints = spec.get("endpoints")
+    if not isinstance(endpoints, list) or not all(isinstance(e, str) for e in endpoints):
+        return _skip(name, "`endpoints` must be a list of operation ids")
+    limit, period = spec.get("limit"), spec.get("period")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        return _skip(name, f"`limit` must be a non-negative integer, got {limit!r}")
+    if isinstance(period, bool) or not isinstance(period, int) or period <= 0:
+        return _skip(name, f"`period` must be a positive integer (seconds), got {period!r}")
+    return ThrottleGroup(
+        name=name,
+        per_endpoint=_THROTTLE_TYPES[throttle_type],
+        endpoints=tuple(endpoints),
+        limit=limit,
+        period=period,
+    )
+
+
+def _skip(name: str, reason: str) -> ThrottleGroup | None:
+    log.warning("throttle group %r ignored: %s", name, reason)
+    return None

@@ -1,0 +1,226 @@
+"""API tokens: where they are read, how they are verified, what they grant (spec §2).
+
+Tokens are HS256 JWTs signed with one of the configured secrets, or tokens listed
+in the fixture repository's `tokens/` folder, which are accepted as they are.
+A verified token is cached (LRU bounded in entries and bytes, keyed by the raw token)
+so the request path does not verify it again; expiry is checked on every use. A token
+that does not verify is never cached: anyone can send any number of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+import jwt
+
+from sandbox.rules.bounded_cache import BoundedCache
+
+INTERNAL_JTI = "00000000-0000-0000-0000-000000000000"
+FRANCE_CONNECT_UID = "11111111-1111-1111-1111-111111111111"
+# The development secret `sandbox token` signs with when SANDBOX_JWT_SECRET is not set.
+# Public on purpose, like the real staging's: a sandbox token grants nothing real.
+DEFAULT_SECRET = "sandbox-staging-secret-not-for-production"
+SECRET_ENVIRONMENT = "SANDBOX_JWT_SECRET"
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    uid: str
+    jti: str
+    scopes: frozenset[str]
+    exp: float | None
+    scope_list: tuple[str, ...] = ()  # as written in the token, for /privileges and /api/introspect
+
+    def expired(self, now: float) -> bool:
+        return self.exp is not None and self.exp < now
+
+
+class Denial(Enum):
+    """Why a request does not get through authentication."""
+
+    INVALID = "00101"
+    EXPIRED = "00103"
+
+
+def configured_secrets(extra: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Secrets from SANDBOX_JWT_SECRET (comma-separated) and the command line; the default one if none."""
+    value = (os.environ if environ is None else environ).get(SECRET_ENVIRONMENT, "")
+    secrets = [s.strip() for s in value.split(",") if s.strip()] + [s for s in extra if s]
+    return tuple(secrets) or (DEFAULT_SECRET,)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """`Authorization: Bearer <token>`: case-sensitive, one space, one line (Ruby `\\ABearer (.+)\\z`, §2.1)."""
+    if not authorization or not authorization.startswith("Bearer ") or len(authorization) == 7:
+        return None
+    token = authorization[7:]
+    return None if "\n" in token else token
+
+
+class TokenVerifier:
+    """Verifies API JWTs; immutable configuration, a bounded cache of results."""
+
+    def __init__(
+        self,
+        secrets: Sequence[str],
+        accepted: Iterable[str] = (),
+        cache_size: int = 4096,
+        cache_bytes: int = 8 * 1024 * 1024,
+    ) -> None:
+        self._secrets = tuple(secrets)
+        self._accepted = frozenset(accepted)
+        # Only tokens that verified: the signing secret may be public, so their number is bounded
+        # by bytes as well as entries (a token keeps its text and its scopes alive: about 3x its size).
+        self.cache: BoundedCache[str, User] = BoundedCache(cache_size, cache_bytes)
+
+    def user(self, token: str) -> User | None:
+        """The user a token stands for, or None when it is not a valid sandbox token."""
+        user = self.cache.get(token)
+        if user is not None:
+            return user
+        user = self._verify(token)
+        if user is not None:
+            self.cache.put(token, user, 3 * len(token))
+        return user
+
+    def first_user(self, candidates: Iterable[str | None]) -> tuple[User | None, str | None]:
+        """The first candidate token that decodes, as the current staging resolves tokens (§2.1)."""
+        first_raw = None
+        for token in candidates:
+            if not token:
+                continue
+            first_raw = first_raw or token
+            user = self.user(token)
+            if user is not None:
+                return user, token
+        return None, first_raw
+
+    def _verify(self, token: str) -> User | None:
+        claims = self._claims(token)
+        if claims is None:
+            return None
+        uid, jti, iat = claims.get("uid"), claims.get("jti"), claims.get("iat")
+        if not (isinstance(uid, str) and _UUID.match(uid) and isinstance(jti, str) and _UUID.match(jti)):
+            return None
+        if isinstance(iat, bool) or not isinstance(iat, (int, float)):
+            return None
+        if jti != INTERNAL_JTI and token not in self._accepted:
+            return None  # real staging looks other jti up in its database: unknown there
+        scopes = claims.get("scopes")
+        scope_list = tuple(s for s in scopes if isinstance(s, str)) if isinstance(scopes, list) else ()
+        exp = claims.get("exp")
+        return User(
+            uid=uid,
+            jti=jti,
+            scopes=frozenset(scope_list),
+            exp=float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None,
+            scope_list=scope_list,
+        )
+
+    def _claims(self, token: str) -> dict[str, object] | None:
+        if token in self._accepted:
+            try:
+                return dict(jwt.decode(token, options={"verify_signature": False}))
+            except jwt.PyJWTError:
+                return None
+        for secret in self._secrets:
+            try:
+                return dict(
+                    jwt.decode(
+                        token,
+                        secret,
+                        algorithms=["HS256"],
+                        options={"verify_exp": False, "verify_iat": False, "verify_aud": False, "verify_nbf": False},
+                    )
+                )
+            except jwt.InvalidSignatureError:
+                continue
+            except jwt.PyJWTError:
+                return None
+        return None
+
+
+def authenticate(user: User | None, now: float) -> Denial | None:
+    if user is None:
+        return Denial.INVALID
+    if user.expired(now):
+        return Denial.EXPIRED
+    return None
+
+
+def granted(user_scopes: frozenset[str], required: frozenset[str] | None) -> bool:
+    """Any-of rule (§2.3); an operation with no scope list or an empty one is open to any valid token."""
+    return not required or not required.isdisjoint(user_scopes)
+
+
+def mint(
+    secret: str,
+    scopes: Sequence[str],
+    *,
+    expires_in: float | None = 10 * 365 * 86400,
+    uid: str = INTERNAL_JTI,
+    jti: str = INTERNAL_JTI,
+    now: float | None = None,
+) -> str:
+    """A token with the claims real staging's generator writes (§2.2)."""
+    issued = int(time.time() if now is None else now)
+    claims: dict[str, object] = {
+        "uid": uid,
+        "jti": jti,
+        "scopes": list(scopes),
+        "sub": "staging",
+        "iat": issued,
+        "version": "1.0",
+    }
+    if expires_in is not None:
+        claims["exp"] = int(issued + expires_in)
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+# ---------------------------------------------------------------------------
+# Scopes per operation, from the repository's authorisations file
+# ---------------------------------------------------------------------------
+
+_OPERATION = re.compile(r"^(api_entreprise|api_particulier)_v(\d+)_(.+)$")
+
+
+def _controller_signature(key: str) -> tuple[str, str, str] | None:
+    """`api_particulier/v3_and_more/cnav/quotient_familial_with_civility` → (api, era, rest)."""
+    parts = key.split("/")
+    if len(parts) < 3 or parts[1] not in ("v2", "v3_and_more"):
+        return None
+    return parts[0], "v2" if parts[1] == "v2" else "v3+", "_".join(parts[2:])
+
+
+def _operation_signature(operation_id: str) -> tuple[str, str, str] | None:
+    match = _OPERATION.match(operation_id)
+    if match is None:
+        return None
+    return match.group(1), "v2" if match.group(2) == "2" else "v3+", match.group(3)
+
+
+def scopes_by_operation(
+    authorizations: Mapping[str, Sequence[str]] | None, operation_ids: Iterable[str]
+) -> dict[str, frozenset[str] | None]:
+    """Operation id → required scopes (None: the file has no entry for its controller).
+
+    The file is keyed by controller path; one entry covers every version the controller
+    serves (v3, v4 and v5 share `v3_and_more`).
+    """
+    by_signature = {
+        signature: frozenset(scopes)
+        for key, scopes in (authorizations or {}).items()
+        if (signature := _controller_signature(key)) is not None
+    }
+    result: dict[str, frozenset[str] | None] = {}
+    for operation_id in operation_ids:
+        signature = _operation_signature(operation_id)
+        result[operation_id] = by_signature.get(signature) if signature else None
+    return result

@@ -1,0 +1,312 @@
+"""The request flow, one way: route → token → rate limit → scopes → validation → lookup → bytes.
+
+The order of the gates is the real staging's (spec §3.1), first failure wins:
+
+* Entreprise v3+: token, scopes, tracking parameters, version, recipient, maintenance,
+  parameter validation, lookup.
+* Particulier v3+: token (or FranceConnect), scopes, version, recipient, maintenance,
+  validation, lookup.
+* Particulier v2: token, scopes (401), recipient if present (400), maintenance,
+  validation (400, first error), lookup.
+
+Everything here reads an immutable snapshot; the only state is in `Services` (clock,
+rate-limit counters, a bounded memo of pure answers).
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.load.snapshot import OperationTable, Prepared, Snapshot
+from sandbox.rules import rendering
+from sandbox.rules.bounded_cache import BoundedCache
+from sandbox.rules.errors import france_connect_missing_token, france_connect_unknown_token
+from sandbox.rules.franceconnect import DEFAULT_MAPPING, civility_parameters
+from sandbox.rules.gone import gone_route
+from sandbox.rules.matching import NO_FACTS, MatchMode, Params, RequestFacts, Unmatchable, parse_query, without_tracking
+from sandbox.rules.operations import Api
+from sandbox.rules.routing import RouteMatch
+from sandbox.rules.tokens import Denial, User, authenticate, bearer_token, granted
+from sandbox.rules.validation import entreprise_tracking_errors, recipient_error
+from sandbox.serve import replies
+from sandbox.serve.franceconnect import FranceConnectSession
+from sandbox.serve.meta_routes import meta_answer
+from sandbox.serve.ratelimit import RateLimiter, discriminator
+from sandbox.serve.request_limits import RequestLimits
+
+# The memo of parameter-gate outcomes is keyed by path and query string: bounded in bytes too.
+_MEMO_SIZE = 4096
+_MEMO_BYTES = 8 * 1024 * 1024
+_MEMO_ANSWER_COST = 1024  # a refusal or a near-miss answer built for the request (bodies are shared)
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingRequest:
+    method: str
+    path: str
+    query_string: bytes
+    headers: Mapping[str, str]  # lower-case names
+
+    @property
+    def host(self) -> str:
+        return self.headers.get("host", "")
+
+
+@dataclass(slots=True)
+class Services:
+    """What the flow needs beyond the snapshot; outlives reloads."""
+
+    limiter: RateLimiter | None = None
+    rate_limit_key: str = "jti"  # jti | token
+    maintenance: bool = False
+    france_connect_expiry: bool = False
+    check_scopes: bool = True
+    validate_responses: bool = False
+    journal_size: int = 1000
+    limits: RequestLimits = field(default_factory=RequestLimits)
+    clock: Callable[[], float] = time.time
+    fixed_today: datetime.date | None = None
+    memo_bytes: int = _MEMO_BYTES
+    _memo: BoundedCache[tuple[Any, ...], Any] = field(init=False)
+    _memo_owner: Snapshot | None = None
+
+    def __post_init__(self) -> None:
+        self._memo = BoundedCache(_MEMO_SIZE, self.memo_bytes)
+
+    def today(self) -> datetime.date:
+        return self.fixed_today or datetime.date.fromtimestamp(self.clock())
+
+    def remembered(self, snapshot: Snapshot, key: tuple[Any, ...]) -> Any:
+        """An answer that depends only on the request and the snapshot; forgotten on every swap."""
+        if self._memo_owner is not snapshot:
+            self._memo.clear()
+            self._memo_owner = snapshot
+        return self._memo.get(key)
+
+    def remember(self, key: tuple[Any, ...], answer: Any) -> None:
+        cost = sum(len(part) for part in key if isinstance(part, (str, bytes))) + _MEMO_ANSWER_COST
+        self._memo.put(key, answer, cost)
+
+
+def api_of_host(host: str) -> Api | None:
+    """Real staging dispatches on Host; on any other host both APIs are served by path."""
+    if "entreprise.api" in host:
+        return "entreprise"
+    if "particulier.api" in host:
+        return "particulier"
+    return None
+
+
+def _guess_api(request: IncomingRequest) -> Api:
+    return api_of_host(request.host) or ("particulier" if request.path.startswith("/api/") else "entreprise")
+
+
+def answer(snapshot: Snapshot, request: IncomingRequest, services: Services) -> Prepared:
+    host_api = api_of_host(request.host)
+    if request.method not in ("GET", "HEAD"):
+        return replies.unknown_path(_guess_api(request))
+    meta = meta_answer(snapshot, request.path, request.headers, request.query_string, host_api, services.clock())
+    if meta is not None:
+        return meta
+    gone = gone_route(request.path, host_api)
+    if gone is not None:
+        return replies.gone(gone.text)
+    routed = snapshot.router.match(request.path, host_api)
+    if routed is None:
+        return replies.unknown_path(_guess_api(request))
+    operation = routed.operation if isinstance(routed, RouteMatch) else routed.family[0]
+    return _Exchange(snapshot, snapshot.tables[operation.id], request, services, routed).run()
+
+
+# The answer of the parameter gates for one request: a refusal of the gates that come before
+# the maintenance check (tracking, version, recipient), or the validated lookup after it.
+_Outcome = tuple[Prepared | None, Prepared | None]
+
+
+def with_near_miss(table: OperationTable, params: Params) -> Prepared:
+    """The fallback, naming the closest case in `X-Sandbox-Near-Miss` (details: /__sandbox/explain)."""
+    closest = table.near.nearest(table.keys.documented_mapping(params), limit=1, skip_not_found=True)
+    if not closest:
+        return table.fallback
+    return table.fallback.with_headers(rendering.headers(("X-Sandbox-Near-Miss", closest[0].case.id)))
+
+
+@dataclass(slots=True)
+class _Exchange:
+    snapshot: Snapshot
+    table: OperationTable
+    request: IncomingRequest
+    services: Services
+    routed: Any  # RouteMatch | VersionMiss
+    rate_headers: tuple[tuple[bytes, bytes], ...] = ()
+    _query: Params | None = None
+
+    @property
+    def query(self) -> Params:
+        """Parsed on first use: a remembered answer needs no parsing at all."""
+        if self._query is None:
+            self._query = parse_query(self.request.query_string)
+        return self._query
+
+    def run(self) -> Prepared:
+        answer = self._gates()
+        if self.rate_headers:
+            return answer.with_headers(self.rate_headers)
+        return answer
+
+    def _gates(self) -> Prepared:
+        operation = self.table.operation
+        session, user, raw_token = self._resolve_token()
+        refused = self._rate_limit(user, raw_token)
+        if refused is not None:
+            return refused
+        if self.table.identity is not None and self._france_connect_bearer is not None:
+            if session is None or not session.usable(
+                self.services.clock(), check_expiry=self.services.france_connect_expiry
+            ):
+                return replies.france_connect_refused(operation, france_connect_unknown_token())
+        else:
+            denial = authenticate(user, self.services.clock())
+            if denial is Denial.INVALID:
+                return replies.invalid_token(operation.api, operation.is_v2)
+            if denial is Denial.EXPIRED:
+                return replies.expired_token(operation.api, operation.is_v2)
+            if operation.is_france_connect:
+                # A v3 FranceConnect route reached with an API token: real staging fails (500).
+                return replies.france_connect_refused(operation, france_connect_missing_token())
+        assert user is not None
+        if self.services.check_scopes and not granted(user.scopes, self.table.scopes):
+            return replies.insufficient_scopes(operation.api, operation.is_v2)
+        outcome = self._parameter_gates(session) if session is not None else self._remembered_parameter_gates()
+        refusal, looked_up = outcome
+        if refusal is not None:
+            return refusal
+        maintenance = self._maintenance()
+        if maintenance is not None:
+            return maintenance
+        assert looked_up is not None
+        return looked_up
+
+    def _remembered_parameter_gates(self) -> _Outcome:
+        """The parameter gates depend only on the request and the snapshot: remembered, bounded."""
+        if self.table.keys.needs_facts:
+            return self._parameter_gates(None)
+        request = self.request
+        key = (
+            self.table.operation.id,
+            request.path,
+            request.query_string,
+            request.headers.get("x-request-id"),
+            self.services.today(),
+        )
+        outcome: _Outcome | None = self.services.remembered(self.snapshot, key)
+        if outcome is None:
+            outcome = self._parameter_gates(None)
+            self.services.remember(key, outcome)
+        return outcome
+
+    def _parameter_gates(self, session: FranceConnectSession | None) -> _Outcome:
+        operation = self.table.operation
+        if operation.api == "entreprise":
+            missing = entreprise_tracking_errors(self.query)
+            if missing:
+                return replies.tracking_missing(missing), None
+        if not isinstance(self.routed, RouteMatch):
+            return replies.unsupported_version(self.routed.version), None
+        recipient = recipient_error(self.query, required=not operation.is_v2 or session is not None)
+        if recipient is not None:
+            return replies.bad_recipient(operation, recipient), None
+        if session is not None:
+            checked, looked_up = self._identity_params(session)
+        else:
+            checked = looked_up = self._request_params()
+        request_id = self.request.headers.get("x-request-id")
+        problems = self.table.checks.errors(checked, today=self.services.today(), request_id=request_id)
+        if problems:
+            return None, replies.invalid_parameters(operation, problems)
+        return None, self._look_up(looked_up)
+
+    def _maintenance(self) -> Prepared | None:
+        if not self.services.maintenance or not self.table.maintenance:
+            return None
+        now = datetime.datetime.fromtimestamp(self.services.clock(), datetime.UTC)
+        for window in self.table.maintenance:
+            error = window.error_at(now)
+            if error is not None:
+                return replies.in_maintenance(self.table.operation, error)
+        return None
+
+    # -- tokens -------------------------------------------------------------------------
+
+    @property
+    def _france_connect_bearer(self) -> str | None:
+        return bearer_token(self.request.headers.get("authorization"))
+
+    def _resolve_token(self) -> tuple[FranceConnectSession | None, User | None, str | None]:
+        headers = self.request.headers
+        bearer = self._france_connect_bearer
+        if self.table.identity is not None and bearer is not None:
+            case = self.snapshot.france_connect.get(bearer.lower())
+            if case is None:
+                return None, None, bearer
+            session = FranceConnectSession.from_case(case)
+            return session, session.user(v2=self.table.operation.is_v2), bearer
+        verifier = self.snapshot.verifier
+        user, raw = verifier.first_user((bearer, headers.get("x-api-key")))
+        if user is None:
+            token_param = self.query.get("token")
+            if isinstance(token_param, str):
+                user, raw = verifier.first_user((raw, token_param))
+        return None, user, raw
+
+    def _rate_limit(self, user: User | None, raw_token: str | None) -> Prepared | None:
+        limiter = self.services.limiter
+        if limiter is None:
+            return None
+        jti = user.jti if user is not None and self.services.rate_limit_key == "jti" else None
+        v2_key = self.request.headers.get("x-api-key") if "/api/v2/" in self.request.path else None
+        decision = limiter.check(self.table.operation.id, discriminator(jti, raw_token), v2_api_key=v2_key)
+        self.rate_headers = decision.headers
+        if not decision.allowed:
+            return replies.too_many_requests(self.request.path)
+        return None
+
+    # -- parameters, validation, lookup ---------------------------------------------------
+
+    def _request_params(self) -> Params:
+        path_params = self.routed.path_params
+        return {**self.query, **path_params} if path_params else self.query
+
+    def _identity_params(self, session: FranceConnectSession) -> tuple[Params, Params]:
+        """What the validators check (the civility form, as text) and what the lookup reads."""
+        assert self.table.identity is not None
+        declared = {k: v for k, v in self.query.items() if k in self.table.declared}
+        identity = session.identity()
+        civility = civility_parameters(identity, DEFAULT_MAPPING)
+        checked = {k: v if isinstance(v, (str, list)) else str(v) for k, v in civility.items()}
+        return {**declared, **checked}, {**declared, **civility_parameters(identity, self.table.identity)}
+
+    def _look_up(self, params: Params) -> Prepared:
+        table = self.table
+        if table.keys.mode is MatchMode.STAGING:
+            params = without_tracking(params)
+        facts = self._facts() if table.keys.needs_facts else NO_FACTS
+        try:
+            found = table.index.get(table.keys.request_key(params, facts))
+        except Unmatchable:
+            found = None
+        return found if found is not None else with_near_miss(table, params)
+
+    def _facts(self) -> RequestFacts:
+        _session, user, _ = self._resolve_token()
+        return RequestFacts(
+            token_uid=user.uid if user else None,
+            token_jti=user.jti if user else None,
+            request_id=self.request.headers.get("x-request-id") or str(uuid.uuid4()),
+            api_version=self.table.operation.version_number,
+        )

@@ -1,0 +1,171 @@
+"""The sandbox's own routes: status, journal, explain, the legacy reload route and the push webhook.
+
+Who may call them is the app's `AdminPolicy` (`serve.access`); the webhook has its own HMAC
+signature instead. They read the app (journal, snapshot) and the syncer; the request path
+never calls them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from collections.abc import Sequence
+from typing import cast
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from sandbox.load.snapshot import describe
+from sandbox.load.sync import ReloadAttempt, Syncer
+from sandbox.serve.access import admin_only, public_status
+from sandbox.serve.app import RELOAD_PATH, SANDBOX_PREFIX, SandboxApp
+from sandbox.serve.journal import Entry
+from sandbox.tools.explain import explanation
+
+_JOURNAL_SLICE = 50  # entries written between two turns of the event loop
+
+
+class OwnRoutes:
+    """The handlers, bound to one app and its sync machinery."""
+
+    def __init__(self, app: SandboxApp, syncer: Syncer | None, webhook_secret: str | None) -> None:
+        self.app = app
+        self.syncer = syncer
+        self.webhook_secret = webhook_secret
+        # the last journal read: (recorded, limit, outcome, operation) → its bytes (one body at most)
+        self._journal_read: tuple[tuple[int, int, str | None, str | None], bytes] | None = None
+
+    def routes(self) -> list[BaseRoute]:
+        admin = self.app.admin
+        return [
+            Route(f"{SANDBOX_PREFIX}/status", self.status),
+            Route(f"{SANDBOX_PREFIX}/requests", admin_only(admin, self.requests)),
+            Route(SANDBOX_PREFIX + "/explain/{target:path}", admin_only(admin, self.explain)),
+            Route(f"{SANDBOX_PREFIX}/webhook", self.webhook, methods=["POST"]),  # its own HMAC signature
+            Route(RELOAD_PATH, admin_only(admin, self.reload_mocks), methods=["POST"]),
+        ]
+
+    async def requests(self, request: Request) -> Response:
+        """The journal, newest first: `?outcome=fallback&operation=...&limit=50`.
+
+        Each entry is formatted once (a first read formats in slices, serving other requests
+        between them); a read of an unchanged journal is the same bytes again.
+        """
+        try:
+            limit = int(request.query_params.get("limit", "100"))
+        except ValueError:
+            return JSONResponse({"error": "limit must be an integer"}, status_code=400)
+        outcome, operation = request.query_params.get("outcome"), request.query_params.get("operation")
+        key = (self.app.journal.recorded, limit, outcome, operation)
+        if self._journal_read is not None and self._journal_read[0] == key:
+            return Response(self._journal_read[1], media_type="application/json")
+        entries = self.app.journal.entries(outcome=outcome, operation=operation, limit=limit)
+        head = b'{"size":%d,"recorded":%d,"entries":[' % (self.app.journal.size, self.app.journal.recorded)
+        encoded: Sequence[bytes | None] = [entry.formatted for entry in entries]
+        if None in encoded:
+            encoded = await _format_in_slices(entries)
+        body = b"".join((head, b",".join(cast(Sequence[bytes], encoded)), b"]}"))
+        self._journal_read = (key, body)
+        return Response(body, media_type="application/json")
+
+    async def explain(self, request: Request) -> Response:
+        """The same request (path and query) explained: operation, lookup key, closest cases."""
+        target = "/" + request.path_params["target"]
+        base_url = str(request.base_url).rstrip("/")
+        body = explanation(
+            self.app.snapshot, target, request.url.query.encode(), request.headers.get("host", ""), base_url
+        )
+        return JSONResponse(body, status_code=200 if "operation" in body else 404)
+
+    async def reload_mocks(self, request: Request) -> Response:
+        """Legacy route: reload the fixture repository now (spec §1.5, §6); no auth on a loopback bind.
+        Coalesced with every other trigger; the caller gets the outcome of the reload that covers it."""
+        if self.syncer is None:
+            return Response(status_code=403)
+        attempt = await _covering_reload(self.syncer, "reload-mocks", self.app.reload_wait_s)
+        if attempt is None:
+            body = {"message": "Reload queued: GET /__sandbox/status tells its outcome", "outcome": "queued"}
+            return JSONResponse(body, status_code=202)
+        if attempt.outcome in ("refused", "failed"):
+            refused = {"message": "Reload refused: the previous cases keep serving", "errors": attempt.errors}
+            return JSONResponse(refused, status_code=422)
+        return JSONResponse({"message": "Mock backend reloaded"})
+
+    async def webhook(self, request: Request) -> Response:
+        """GitHub push webhook, verified by `X-Hub-Signature-256`; nothing is fetched otherwise.
+
+        The body is read chunk by chunk and refused (413) as soon as it passes the limit,
+        whether `Content-Length` announced it or not: never buffered past the limit.
+        """
+        body = await _bounded_body(request, self.app.services.limits.max_webhook_bytes)
+        if body is None:
+            return JSONResponse({"error": "payload too large"}, status_code=413)
+        if not self.webhook_secret or not _signature_ok(
+            self.webhook_secret, body, _raw_header(request, b"x-hub-signature-256")
+        ):
+            return JSONResponse({"error": "missing or invalid X-Hub-Signature-256"}, status_code=401)
+        if request.headers.get("x-github-event") == "ping":
+            return JSONResponse({"message": "pong"})
+        if self.syncer is None:
+            return JSONResponse({"error": "no fixture source to follow"}, status_code=409)
+        attempt = await _covering_reload(self.syncer, "webhook", self.app.reload_wait_s)
+        if attempt is None:
+            return JSONResponse({"outcome": "queued", "revision": None, "errors": []}, 202)
+        status = 200 if attempt.outcome in ("swapped", "unchanged") else 422
+        return JSONResponse(
+            {"outcome": attempt.outcome, "revision": attempt.revision, "errors": attempt.errors}, status
+        )
+
+    async def status(self, request: Request) -> Response:
+        """Everything for admins; the revision, counts and health for anyone else (no paths, pid, errors)."""
+        full = self.syncer.status() if self.syncer is not None else {**describe(self.app.snapshot), "healthy": True}
+        return JSONResponse(full if self.app.admin.admits(request) else public_status(full))
+
+
+async def _covering_reload(syncer: Syncer, reason: str, wait_s: float) -> ReloadAttempt | None:
+    """The outcome of the reload that covers this trigger, or None if it has not ended after `wait_s`.
+    Waits without holding a thread: the reload runs on the syncer's own thread."""
+    future = asyncio.wrap_future(syncer.trigger(reason))
+    done, _ = await asyncio.wait({future}, timeout=wait_s)
+    if not done:
+        future.cancel()  # this waiter only: the reload itself cannot be cancelled
+        return None
+    return future.result()
+
+
+async def _format_in_slices(entries: list[Entry]) -> list[bytes]:
+    """Each entry formatted (once, remembered), other requests served between two slices."""
+    encoded: list[bytes] = []
+    for start in range(0, len(entries), _JOURNAL_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        encoded.extend(entry.encoded() for entry in entries[start : start + _JOURNAL_SLICE])
+    return encoded
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is (or is announced to be) over `limit` bytes."""
+    announced = request.headers.get("content-length", "")
+    if announced.isascii() and announced.isdigit() and (len(announced) > 20 or int(announced) > limit):
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _raw_header(request: Request, name: bytes) -> bytes | None:
+    return next((value for key, value in request.scope["headers"] if key.lower() == name), None)
+
+
+def _signature_ok(secret: str, body: bytes, header: bytes | None) -> bool:
+    """Compared as bytes: a header may hold any byte, `compare_digest` refuses non-ASCII text."""
+    if not header or not header.startswith(b"sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    return hmac.compare_digest(expected, header[len(b"sha256=") :])
