@@ -39,7 +39,8 @@ from sandbox.load.repository import Case
 from sandbox.load.snapshot import Snapshot, build_snapshot
 from sandbox.rules.gone import gone_route
 from sandbox.rules.matching import MatchMode
-from sandbox.rules.operations import Operation
+from sandbox.rules.operations import Api, Operation
+from sandbox.rules.routing import api_of_host
 from sandbox.serve.response_validation import ResponseValidators, SchemaOutcome
 from sandbox.tools.reaching import CaseRequest, case_request, france_connect_request
 
@@ -545,14 +546,9 @@ class ContractOptions:
 Linter = Callable[[Snapshot, datetime.date], tuple[Mapping[str, Sequence[FindingLike]], str, Collection[str] | None]]
 
 
-def api_of_base_url(base_url: str) -> str | None:
+def api_of_base_url(base_url: str) -> Api | None:
     """The API a host serves alone, as on the real staging (`staging.entreprise.api.gouv.fr`); None: both."""
-    host = urlsplit(base_url).hostname or ""
-    if "entreprise.api" in host:
-        return "entreprise"
-    if "particulier.api" in host:
-        return "particulier"
-    return None
+    return api_of_host(urlsplit(base_url).hostname or "")
 
 
 class ContractSetupError(Exception):
