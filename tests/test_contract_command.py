@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sandbox.cli import contract as contract_cli
 from sandbox.load.snapshot import Snapshot, build_snapshot
 from sandbox.serve.local_server import serve_in_thread
 from sandbox.serve.pipeline import Services
@@ -69,7 +70,7 @@ def junit_counts(path: Path) -> dict[str, int]:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = contract.main(list(argv))
+    code = contract_cli.main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -356,15 +357,15 @@ def test_setup_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     code, _, err = run(capsys, "--base-url", "http://127.0.0.1:9", "--fixtures", str(tmp_path))
     assert code == 2 and "not a fixture repository" in err
     with pytest.raises(SystemExit) as exit_info:
-        contract.main(["--base-url", "ftp://x"])
+        contract_cli.main(["--base-url", "ftp://x"])
     assert exit_info.value.code == 2
 
 
 def test_the_subcommand_registers_with_full_help(capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser(prog="sandbox")
-    contract.add_command(parser.add_subparsers(dest="command", required=True))
+    contract_cli.add_command(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["contract", "--base-url", "http://127.0.0.1:8000/", "--only", "a", "b", "--only", "c"])
-    assert args.handler is contract.run_command
+    assert args.handler is contract_cli.run_command
     assert args.base_url == "http://127.0.0.1:8000" and args.only == ["a", "b", "c"] and args.concurrency == 8
     with pytest.raises(SystemExit):
         parser.parse_args(["contract", "--help"])
