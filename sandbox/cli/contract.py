@@ -7,13 +7,13 @@ reports are the runner's.
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from sandbox.cli.arguments import bounded_int, interval, iso_date
 from sandbox.rules.matching import MatchMode
 from sandbox.tools.contract import (
     CONNECTION_RETRIES,
@@ -24,6 +24,12 @@ from sandbox.tools.contract import (
     format_report,
     run_contract,
 )
+
+# Bounds of the arguments: more connections than this only queue on the client, and an
+# answer slower than an hour is a server that is down.
+MAX_CONCURRENCY = 256
+MIN_TIMEOUT_S = 0.001
+MAX_TIMEOUT_S = 3_600
 
 DESCRIPTION = """\
 Replay every documented case of a fixture repository against a server (this sandbox,
@@ -48,26 +54,6 @@ examples:
       --fixtures ../siade_staging_data --only api_entreprise_v3_insee_unites_legales
   sandbox contract --base-url http://127.0.0.1:8000 --france-connect --junit contract.xml
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
 
 
 def _base_url(text: str) -> str:
@@ -107,14 +93,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=bounded_int(1, MAX_CONCURRENCY, "a number of requests in flight"),
         default=DEFAULT_CONCURRENCY,
         metavar="N",
         help="requests in flight at once (default: %(default)s)",
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=interval(MIN_TIMEOUT_S, MAX_TIMEOUT_S),
         default=DEFAULT_TIMEOUT_S,
         metavar="S",
         help="seconds to wait for each answer (default: %(default)s); connection errors are retried "
@@ -129,7 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--today",
-        type=datetime.date.fromisoformat,
+        type=iso_date,
         metavar="YYYY-MM-DD",
         help="the date the lint's validation rules count from (age windows, year ranges) when it predicts "
         "the cases a server rejects: use the server's --today (default: the real date)",
