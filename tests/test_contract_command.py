@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -22,7 +23,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sandbox.cli import contract as contract_cli
 from sandbox.load.snapshot import Snapshot, build_snapshot
+from sandbox.rules.routing import api_of_host
 from sandbox.serve.local_server import serve_in_thread
 from sandbox.serve.pipeline import Services
 from sandbox.serve.response_validation import ResponseValidators
@@ -69,7 +72,7 @@ def junit_counts(path: Path) -> dict[str, int]:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = contract.main(list(argv))
+    code = contract_cli.main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -356,15 +359,34 @@ def test_setup_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     code, _, err = run(capsys, "--base-url", "http://127.0.0.1:9", "--fixtures", str(tmp_path))
     assert code == 2 and "not a fixture repository" in err
     with pytest.raises(SystemExit) as exit_info:
-        contract.main(["--base-url", "ftp://x"])
+        contract_cli.main(["--base-url", "ftp://x"])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("argument", "expected"),
+    [
+        (["--concurrency", "0"], "expected a number of requests in flight from 1 to 256, got '0'"),
+        (["--concurrency", "many"], "expected a number of requests in flight from 1 to 256, got 'many'"),
+        (["--timeout", "0"], "expected a number of seconds from 0.001 to 3600, got '0'"),
+        (["--timeout", "nan"], "expected a number of seconds from 0.001 to 3600, got 'nan'"),
+        (["--today", "2026-02-30"], "expected a date YYYY-MM-DD, e.g. 2026-01-31, got '2026-02-30'"),
+    ],
+)
+def test_bad_numbers_and_dates_stop_at_parsing(
+    argument: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        contract_cli.main(["--base-url", "http://127.0.0.1:9", *argument])
+    assert exit_info.value.code == 2
+    assert f"argument {argument[0]}: {expected}" in capsys.readouterr().err
 
 
 def test_the_subcommand_registers_with_full_help(capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser(prog="sandbox")
-    contract.add_command(parser.add_subparsers(dest="command", required=True))
+    contract_cli.add_command(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["contract", "--base-url", "http://127.0.0.1:8000/", "--only", "a", "b", "--only", "c"])
-    assert args.handler is contract.run_command
+    assert args.handler is contract_cli.run_command
     assert args.base_url == "http://127.0.0.1:8000" and args.only == ["a", "b", "c"] and args.concurrency == 8
     with pytest.raises(SystemExit):
         parser.parse_args(["contract", "--help"])
@@ -394,6 +416,18 @@ def test_the_token_comes_from_the_repository_or_the_command_line() -> None:
             contract.ContractOptions(base_url, ROOT, only=options.only, today=TODAY), findings=findings
         )
     assert seen == [TODAY] and report.ok and report.lint_source == "test"
+
+
+def test_the_host_of_the_base_url_decides_the_api_as_the_router_does() -> None:
+    for base_url in (
+        "https://staging.entreprise.api.gouv.fr:443/",
+        "https://user@STAGING.Particulier.API.gouv.fr",
+        "http://[::1]:8000",
+        "http://entreprise.example",
+    ):
+        host = urlsplit(base_url).hostname or ""
+        assert contract.api_of_base_url(base_url) == api_of_host(host)
+    assert contract.api_of_base_url("https://user@STAGING.Particulier.API.gouv.fr") == "particulier"
 
 
 def test_a_staging_host_answers_one_api_and_the_other_is_skipped() -> None:

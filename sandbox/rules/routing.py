@@ -142,3 +142,12 @@ class Router:
             return None
         version = parts[_version_index(parts) or 0]
         return VersionMiss((family[1],), version)
+
+
+def api_of_host(host: str) -> Api | None:
+    """Real staging dispatches on Host; on any other host both APIs are served by path."""
+    if "entreprise.api" in host:
+        return "entreprise"
+    if "particulier.api" in host:
+        return "particulier"
+    return None

@@ -18,11 +18,11 @@ from sandbox.load.snapshot import Prepared, Snapshot, SnapshotHolder
 from sandbox.load.sync import Syncer
 from sandbox.rules import rendering
 from sandbox.rules.bounded_cache import BoundedCache
-from sandbox.rules.routing import VersionMiss
+from sandbox.rules.routing import VersionMiss, api_of_host
 from sandbox.serve import replies
 from sandbox.serve.access import AdminPolicy
 from sandbox.serve.journal import PATH_CHARS, QUERY_CHARS, Entry, Journal, journal_text
-from sandbox.serve.pipeline import IncomingRequest, Services, answer, api_of_host
+from sandbox.serve.pipeline import IncomingRequest, Services, answer
 from sandbox.serve.request_limits import NOSNIFF, oversize
 from sandbox.serve.response_validation import ResponseValidators, SchemaOutcome
 

@@ -30,7 +30,7 @@ from sandbox.rules.franceconnect import DEFAULT_MAPPING, civility_parameters
 from sandbox.rules.gone import gone_route
 from sandbox.rules.matching import NO_FACTS, MatchMode, Params, RequestFacts, Unmatchable, parse_query, without_tracking
 from sandbox.rules.operations import Api
-from sandbox.rules.routing import RouteMatch
+from sandbox.rules.routing import RouteMatch, api_of_host
 from sandbox.rules.tokens import Denial, User, authenticate, bearer_token, granted
 from sandbox.rules.validation import entreprise_tracking_errors, recipient_error
 from sandbox.serve import replies
@@ -91,15 +91,6 @@ class Services:
     def remember(self, key: tuple[Any, ...], answer: Any) -> None:
         cost = sum(len(part) for part in key if isinstance(part, (str, bytes))) + _MEMO_ANSWER_COST
         self._memo.put(key, answer, cost)
-
-
-def api_of_host(host: str) -> Api | None:
-    """Real staging dispatches on Host; on any other host both APIs are served by path."""
-    if "entreprise.api" in host:
-        return "entreprise"
-    if "particulier.api" in host:
-        return "particulier"
-    return None
 
 
 def _guess_api(request: IncomingRequest) -> Api:

@@ -10,7 +10,7 @@ from typing import Any
 from sandbox.load.near_miss import NearCase
 from sandbox.load.snapshot import Snapshot
 from sandbox.rules.matching import NO_FACTS, MatchMode, Unmatchable, parse_query, without_tracking
-from sandbox.rules.routing import VersionMiss
+from sandbox.rules.routing import VersionMiss, api_of_host
 
 
 def _describe(near: NearCase, curl: str) -> dict[str, Any]:
@@ -36,7 +36,6 @@ def _describe(near: NearCase, curl: str) -> dict[str, Any]:
 
 def explanation(snapshot: Snapshot, target: str, query_string: bytes, host: str, base_url: str) -> dict[str, Any]:
     """`GET /__sandbox/explain/<path>?<query>`: what the sandbox does with that request, and why."""
-    from sandbox.serve.pipeline import api_of_host
     from sandbox.tools.reaching import case_request
 
     routed = snapshot.router.match(target, api_of_host(host))

@@ -1,0 +1,183 @@
+"""`sandbox contract`: the command line of the contract runner (`sandbox.tools.contract`).
+
+Its arguments, their types and its help text; the replay, the expected failures and the
+reports are the runner's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from sandbox.cli.arguments import bounded_int, interval, iso_date
+from sandbox.rules.matching import MatchMode
+from sandbox.tools.contract import (
+    CONNECTION_RETRIES,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_TIMEOUT_S,
+    ContractOptions,
+    ContractSetupError,
+    format_report,
+    run_contract,
+)
+
+# Bounds of the arguments: more connections than this only queue on the client, and an
+# answer slower than an hour is a server that is down.
+MAX_CONCURRENCY = 256
+MIN_TIMEOUT_S = 0.001
+MAX_TIMEOUT_S = 3_600
+
+DESCRIPTION = """\
+Replay every documented case of a fixture repository against a server (this sandbox,
+or a real staging) and check each answer: the case's status, its JSON body, and the
+OpenAPI schema of the status (violations are reported with their JSON path).
+
+Each case is sent as its README cURL command sends it, with the repository's token
+(tokens/default) or --token. Cases that can never be answered as documented are
+expected failures, shown with their reason: routes gone (410), FranceConnect-only
+cases (unless --france-connect), cases the repository lint reports as errors.
+"""
+
+EPILOG = """\
+exit status: 0 when no case failed, 1 when one did, 2 when the run could not start.
+
+A host named like a real staging one (entreprise.api…, particulier.api…) answers
+one API only: the other API's cases are skipped.
+
+examples:
+  sandbox contract --base-url http://127.0.0.1:8000
+  sandbox contract --base-url https://staging.entreprise.api.gouv.fr --match staging \\
+      --fixtures ../siade_staging_data --only api_entreprise_v3_insee_unites_legales
+  sandbox contract --base-url http://127.0.0.1:8000 --france-connect --junit contract.xml
+"""
+
+
+def _base_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text.rstrip("/")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base-url",
+        required=True,
+        type=_base_url,
+        metavar="URL",
+        help="server to check, e.g. http://127.0.0.1:8000 or https://staging.entreprise.api.gouv.fr "
+        "(its host is sent as Host)",
+    )
+    parser.add_argument(
+        "--fixtures", metavar="PATH", type=Path, help="fixture repository whose cases are replayed (default: embedded)"
+    )
+    parser.add_argument("--token", metavar="T", help="API token to send (default: the repository's tokens/default)")
+    parser.add_argument(
+        "--france-connect",
+        action="store_true",
+        help="replay FranceConnect-only cases with the fake FranceConnect token that reaches each of them "
+        "(default: they are expected failures)",
+    )
+    parser.add_argument("--junit", metavar="FILE", type=Path, help="write a JUnit XML report to FILE")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="OPERATION",
+        help="replay only these operations (fixture folder names; repeatable)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=bounded_int(1, MAX_CONCURRENCY, "a number of requests in flight"),
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help="requests in flight at once (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=interval(MIN_TIMEOUT_S, MAX_TIMEOUT_S),
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help="seconds to wait for each answer (default: %(default)s); connection errors are retried "
+        f"{CONNECTION_RETRIES} times, HTTP errors never",
+    )
+    parser.add_argument(
+        "--match",
+        choices=[m.value for m in MatchMode],
+        default=MatchMode.DOCUMENTED.value,
+        help="the lookup the server applies, for the lint's unreachable cases: documented (a sandbox in its "
+        "default mode) or staging (the real staging, or `sandbox serve --match staging`); default: %(default)s",
+    )
+    parser.add_argument(
+        "--today",
+        type=iso_date,
+        metavar="YYYY-MM-DD",
+        help="the date the lint's validation rules count from (age windows, year ranges) when it predicts "
+        "the cases a server rejects: use the server's --today (default: the real date)",
+    )
+
+
+def add_command(commands: Any) -> None:
+    """Register `contract` on the `sandbox` command's subparsers."""
+    parser = commands.add_parser(
+        "contract",
+        help="replay every case against a server and check status, body and OpenAPI schema",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    from sandbox.load.embedded import default_fixtures
+
+    options = ContractOptions(
+        base_url=args.base_url,
+        fixtures=Path(args.fixtures) if args.fixtures else default_fixtures(),
+        token=args.token,
+        france_connect=args.france_connect,
+        junit=args.junit,
+        only=tuple(args.only),
+        concurrency=args.concurrency,
+        timeout_s=args.timeout,
+        today=args.today,
+        match=args.match,
+    )
+    try:
+        report = run_contract(options, progress_stream=err)
+    except ContractSetupError as error:
+        print(f"sandbox contract: {error}", file=err)
+        return 2
+    for line in format_report(report):
+        print(line, file=out)
+    if options.junit is not None:
+        print(f"JUnit report written to {options.junit}", file=out)
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sandbox contract",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
