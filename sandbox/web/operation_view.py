@@ -1,0 +1,252 @@
+"""What the page of one operation shows: its parameters, its cases (cURL against this sandbox, the
+FranceConnect tokens that reach them, their lint findings) and the "try it" form prefilled from a case.
+
+Plain data built from the snapshot and the lint result; `sandbox.web.catalogue` renders it.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.load.repository import NOT_FOUND_FILE, Case
+from sandbox.load.snapshot import Snapshot
+from sandbox.rules.coercion import to_s
+from sandbox.rules.matching import strip_brackets
+from sandbox.rules.operations import Operation, Parameter
+from sandbox.tools.reaching import ENTREPRISE_TRACKING, PARTICULIER_RECIPIENT, case_request, france_connect_request
+from sandbox.web.catalogue_lint import LintNote, LintResult, LintSummary
+from sandbox.web.views import auth_kind, provider_of
+
+__all__ = ["CaseView", "Field", "case_views", "operation_page"]
+
+FRANCE_CONNECT_PLACEHOLDER = "$FRANCE_CONNECT_TOKEN"
+TOKEN_PLACEHOLDER = "$TOKEN"
+
+
+def default_token(snapshot: Snapshot) -> str | None:
+    """The repository's `tokens/default` (of the topmost source that has one)."""
+    tokens = snapshot.content.tokens
+    if "default" in tokens:
+        return tokens["default"]
+    layered = sorted((name for name in tokens if name.endswith(":default")), reverse=True)
+    return tokens[layered[0]] if layered else None
+
+
+def schema_text(parameter: Parameter) -> str:
+    schema = parameter.schema
+    kind = str(schema.get("type") or ("array" if parameter.is_array else "string"))
+    if kind == "array":
+        items = schema.get("items")
+        item_kind = items.get("type") if isinstance(items, Mapping) else None
+        kind = f"array<{item_kind}>" if item_kind else "array"
+    details = [kind]
+    if schema.get("format"):
+        details.append(f"({schema['format']})")
+    return " ".join(details)
+
+
+def schema_constraints(parameter: Parameter) -> str:
+    schema = parameter.schema
+    parts = []
+    if isinstance(schema.get("enum"), list):
+        parts.append(" | ".join(to_s(v) for v in schema["enum"]))
+    if schema.get("pattern"):
+        parts.append(f"/{schema['pattern']}/")
+    for keyword in ("minLength", "maxLength", "minimum", "maximum"):
+        if keyword in schema:
+            parts.append(f"{keyword} {schema[keyword]}")
+    if "example" in schema:
+        parts.append(f"e.g. {to_s(schema['example'])}")
+    return ", ".join(parts)
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+@dataclass(slots=True)
+class Field:
+    """One control of the "try it" form."""
+
+    name: str
+    location: str  # path | query
+    required: bool
+    is_array: bool
+    type: str
+    control_id: str
+
+
+@dataclass(slots=True)
+class CaseView:
+    case: Case
+    anchor: str
+    title: str
+    params: list[tuple[str, str]]
+    payload: str
+    curl: str | None
+    tokens: tuple[str, ...]  # FranceConnect tokens that reach the case
+    findings: tuple[LintNote, ...]
+    prefill: dict[str, Any] = field(default_factory=dict)
+
+
+def _fields(operation: Operation) -> list[Field]:
+    found = []
+    for index, parameter in enumerate(p for p in operation.parameters if p.location in ("path", "query")):
+        found.append(
+            Field(
+                name=parameter.name,
+                location=parameter.location,
+                required=parameter.required,
+                is_array=parameter.is_array,
+                type=schema_text(parameter),
+                control_id=f"try-{parameter.location}-{index}",
+            )
+        )
+    return found
+
+
+def _prefill(fields: Sequence[Field], pairs: Sequence[tuple[str, str]], case: Case | None) -> dict[str, str]:
+    """The values of the "try it" controls, by control id: path values from the case's params, query values
+    from the request's pairs (arrays: one value per line)."""
+    values: dict[str, str] = {}
+    params = case.params if case is not None else {}
+    for item in fields:
+        if item.location == "path":
+            raw = params.get(item.name)
+            values[item.control_id] = "" if raw is None else to_s(raw)
+            continue
+        sent = [
+            value for name, value in pairs if name == item.name or strip_brackets(name) == strip_brackets(item.name)
+        ]
+        values[item.control_id] = "\n".join(sent) if item.is_array else (sent[0] if sent else "")
+    return values
+
+
+def _tracking_pairs(operation: Operation) -> list[tuple[str, str]]:
+    if operation.api == "entreprise":
+        return list(ENTREPRISE_TRACKING)
+    return [PARTICULIER_RECIPIENT] if not operation.is_v2 else []
+
+
+def france_connect_tokens_for(snapshot: Snapshot, operation: Operation) -> list[Case]:
+    """The FranceConnect tokens (cases of `payloads/france_connect`) whose route is this operation's."""
+    return [case for case in snapshot.france_connect.values() if case.api_path == operation.path]
+
+
+_CURL_OPTIONS_WITH_VALUE = frozenset({"-H", "-d", "--url", "-X", "--data", "--data-urlencode", "--header"})
+
+
+def multiline_curl(command: str) -> str:
+    """A one-line cURL command, one option per line (`\\` continuations): the same words, easier to read."""
+    words = shlex.split(command)
+    lines = [words[0]]
+    index = 1
+    while index < len(words):
+        if words[index] in _CURL_OPTIONS_WITH_VALUE and index + 1 < len(words):
+            lines.append(f"{words[index]} {shlex.quote(words[index + 1])}")
+            index += 2
+        else:
+            lines.append(shlex.quote(words[index]))
+            index += 1
+    return " \\\n  ".join(lines)
+
+
+def case_views(
+    snapshot: Snapshot, operation: Operation, fields: Sequence[Field], base_url: str, lint: LintResult | None
+) -> list[CaseView]:
+    token = default_token(snapshot) or TOKEN_PLACEHOLDER
+    table = snapshot.tables.get(operation.id)
+    views = []
+    for index, case in enumerate(table.cases if table is not None else ()):
+        tokens: tuple[str, ...] = ()
+        if operation.is_france_connect:
+            tokens = lint.france_connect_reach.get(case.id, ()) if lint is not None else ()
+            request = france_connect_request(operation.path, tokens[0] if tokens else FRANCE_CONNECT_PLACEHOLDER)
+            try_token = tokens[0] if tokens else ""
+        else:
+            request = case_request(operation, case, token)
+            try_token = default_token(snapshot) or ""
+        views.append(
+            CaseView(
+                case=case,
+                anchor=f"case-{index + 1}",
+                title=case.title or case.file,
+                params=[(str(name), _param_text(value)) for name, value in case.params.items()],
+                payload=pretty_json(case.payload),
+                curl=multiline_curl(request.curl(base_url)),
+                tokens=tokens,
+                findings=lint.by_case.get(case.id, ()) if lint is not None else (),
+                prefill={"values": _prefill(fields, request.query, case), "token": try_token},
+            )
+        )
+    return views
+
+
+def _param_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else to_s(value)
+
+
+def chosen_case(views: Sequence[CaseView], wanted: str | None) -> CaseView | None:
+    """The case the form is prefilled from: the one asked for, else the first success, else the first."""
+    if wanted:
+        for view in views:
+            if view.case.file == wanted:
+                return view
+    hits = [v for v in views if 200 <= v.case.status < 300 and v.case.file != NOT_FOUND_FILE]
+    return hits[0] if hits else (views[0] if views else None)
+
+
+def operation_page(
+    snapshot: Snapshot, operation: Operation, base_url: str, lint: LintResult | None, wanted: str | None
+) -> dict[str, Any]:
+    """What the operation page shows: parameters, cases with their cURL, the FranceConnect tokens and the
+    "try it" form prefilled from the case asked for (`wanted`, a case file name)."""
+    fields = _fields(operation)
+    views = case_views(snapshot, operation, fields, base_url, lint)
+    chosen = chosen_case(views, wanted)
+    token = default_token(snapshot)
+    france_connect = [
+        (
+            case,
+            multiline_curl(france_connect_request(operation.path, str(case.params.get("token", ""))).curl(base_url)),
+        )
+        for case in france_connect_tokens_for(snapshot, operation)
+    ]
+    if chosen is not None:
+        prefill = chosen.prefill
+    else:
+        fc_token = str(france_connect[0][0].params.get("token", "")) if france_connect else ""
+        prefill = {
+            "values": _prefill(fields, _tracking_pairs(operation), None),
+            "token": fc_token if operation.is_france_connect else (token or ""),
+        }
+    table = snapshot.tables.get(operation.id)
+    fallback = None
+    if table is not None:
+        fallback = next((v.decode() for k, v in table.fallback.headers if k == b"x-sandbox-fallback"), None)
+    return {
+        "snapshot": snapshot,
+        "operation": operation,
+        "provider": provider_of(operation),
+        "auth": auth_kind(operation),
+        "parameters": [(p, schema_text(p), schema_constraints(p)) for p in operation.parameters],
+        "cases": views,
+        "chosen": chosen,
+        "fields": fields,
+        "prefill": prefill,
+        "try_data": {
+            "path": operation.path,
+            "auth": auth_kind(operation),
+            "cases": {v.case.file: v.prefill for v in views},
+        },
+        "france_connect": france_connect,
+        "base_url": base_url,
+        "has_default_token": token is not None,
+        "lint_available": lint is not None,
+        "lint_total": lint.by_folder.get(operation.id, LintSummary()) if lint is not None else None,
+        "fallback": fallback,
+    }
