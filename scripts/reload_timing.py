@@ -18,7 +18,8 @@ from pathlib import Path
 
 from _processes import ROOT
 
-from sandbox.cli.serve import ServeConfig, make_syncer
+from sandbox.cli.assembly import make_syncer
+from sandbox.cli.serve_config import ServeConfig
 
 
 def main() -> int:

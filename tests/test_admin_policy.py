@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.cli.serve import ServeConfig, assemble
+from sandbox.cli.assembly import assemble
+from sandbox.cli.serve_config import ServeConfig
 from sandbox.rules.tokens import mint
 from sandbox.serve.access import CLOSED_TEXT, PUBLIC_STATUS_KEYS, AdminPolicy, is_loopback
 from sandbox.serve.app import SandboxApp

@@ -17,7 +17,8 @@ import httpx
 import pytest
 from starlette.types import ASGIApp
 
-from sandbox.cli.serve import ServeConfig, assemble
+from sandbox.cli.assembly import assemble
+from sandbox.cli.serve_config import ServeConfig
 from sandbox.load.snapshot import build_snapshot
 from sandbox.serve.app import SandboxApp
 from sandbox.serve.local_server import serve_in_thread

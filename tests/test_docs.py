@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.tools.docs import DEFAULT_BASE_URLS, compact_json, curl_command, generate, main, pretty_json, stale_files
+from sandbox.cli.docs import main
+from sandbox.tools.docs import DEFAULT_BASE_URLS, compact_json, curl_command, generate, pretty_json, stale_files
 from tests.conftest import CORPORA, ROOT, corpus_path
 
 # apistration_mocks commits two generated files older than their case: the case

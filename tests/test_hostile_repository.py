@@ -23,7 +23,8 @@ import httpx
 import pytest
 import yaml
 
-from sandbox.cli.serve import ServeConfig, assemble
+from sandbox.cli.assembly import assemble
+from sandbox.cli.serve_config import ServeConfig
 from sandbox.load.repository import read_repository
 from sandbox.load.repository_files import FileLimits, RepositoryTree, TooManyAliases, load_yaml
 from sandbox.load.snapshot import build_snapshot

@@ -282,7 +282,8 @@ def test_a_worker_app_stops_its_sync_threads_when_uvicorn_shuts_it_down(
     """`--workers`: each worker's poll and watch threads end with the ASGI lifespan shutdown."""
     import asyncio
 
-    from sandbox.cli.serve import CONFIG_ENVIRONMENT, ServeConfig, create_app_from_environment
+    from sandbox.cli.serve import create_app_from_environment
+    from sandbox.cli.serve_config import CONFIG_ENVIRONMENT, ServeConfig
     from tests import tiny_repository
 
     root = tiny_repository.build(tmp_path)

@@ -16,7 +16,8 @@ import git
 import httpx
 import pytest
 
-from sandbox.cli.serve import ServeConfig, assemble, make_syncer
+from sandbox.cli.assembly import assemble, make_syncer
+from sandbox.cli.serve_config import ServeConfig
 from sandbox.load.reload_queue import ReloadQueue
 from sandbox.load.sync import Syncer
 from sandbox.serve.local_server import serve_in_thread

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sandbox.cli.new_case import main
 from sandbox.load.openapi import operations_from_documents
 from sandbox.load.repository import read_repository
 from sandbox.rules.identifiers import is_siren, is_siret
 from sandbox.tools.lint import lint_repository
-from sandbox.tools.scaffold import PLACEHOLDER_DESCRIPTION, ScaffoldError, main, new_case
+from sandbox.tools.scaffold import PLACEHOLDER_DESCRIPTION, ScaffoldError, new_case
 from tests.conftest import ROOT, corpus_path
 
 TODAY = datetime.date(2026, 4, 28)

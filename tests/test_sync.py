@@ -19,7 +19,8 @@ import git
 import httpx
 import pytest
 
-from sandbox.cli.serve import ServeConfig, assemble, make_syncer
+from sandbox.cli.assembly import assemble, make_syncer
+from sandbox.cli.serve_config import ServeConfig
 from sandbox.load.sources import GitSource
 from sandbox.rules.tokens import mint
 from sandbox.serve.local_server import serve_in_thread

@@ -12,6 +12,7 @@ import datetime
 import math
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -60,6 +61,16 @@ def iso_date(text: str) -> datetime.date:
     except ValueError:
         pass
     raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, e.g. 2026-01-31, got {text[:40]!r}")
+
+
+def iso_date_text(text: str) -> str:
+    """`iso_date`, kept as text: a `ServeConfig` travels to the worker processes as JSON."""
+    return iso_date(text).isoformat()
+
+
+def path_text(text: str) -> str:
+    """A path, written the way `Path` writes it (`cache/` is `cache`), kept as text like `iso_date_text`."""
+    return str(Path(text))
 
 
 class OneLineErrors(argparse.ArgumentParser):

@@ -1,188 +1,126 @@
-"""Assembling a sandbox process: sources, sync, services, the app; and running it with uvicorn.
+"""`sandbox serve`: check what can be checked at once, load the first snapshot, serve until stopped.
 
-`ServeConfig` is everything `sandbox serve` was told. With `--workers N` each worker
-process assembles its own app from the same configuration (passed in the environment);
-the workers share the cache folder, where one of them (the leader) fetches.
+The arguments are generated from `ServeConfig` (`sandbox.cli.serve_config`); the app is
+assembled in `sandbox.cli.assembly`; the socket, the workers and the stop signals are
+`sandbox.cli.process`. `create_app_from_environment` is the workers' uvicorn factory.
 """
 
 from __future__ import annotations
 
-import contextlib
+import argparse
 import dataclasses
-import datetime
-import json
-import logging
 import os
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
+from sandbox.cli.serve_config import CONFIG_ENVIRONMENT, ServeConfig, add_arguments
+from sandbox.load.embedded import default_fixtures
 
-from sandbox.load.repository import ParseCache
-from sandbox.load.repository_files import (
-    DEFAULT_MAX_ALIAS_NODES,
-    DEFAULT_MAX_CASE_BYTES,
-    DEFAULT_MAX_DOCUMENT_BYTES,
-    DEFAULT_MAX_NESTING,
-    FileLimits,
-)
-from sandbox.load.snapshot import Snapshot, build_snapshot
-from sandbox.load.sources import LeaderLock, default_cache_dir, make_source
-from sandbox.load.sync import Syncer
-from sandbox.rules.matching import MatchMode
-from sandbox.rules.tokens import configured_secrets
-from sandbox.serve.access import ADMIN_TOKEN_ENVIRONMENT, AdminPolicy, token_problem
-from sandbox.serve.app import SandboxApp
-from sandbox.serve.journal import redact_text
-from sandbox.serve.pipeline import Services
-from sandbox.serve.ratelimit import RateLimiter
-from sandbox.serve.request_limits import (
-    DEFAULT_MAX_HEADER_BYTES,
-    DEFAULT_MAX_TOTAL_HEADER_BYTES,
-    DEFAULT_MAX_URL_BYTES,
-    DEFAULT_MAX_WEBHOOK_BYTES,
-    RequestLimits,
-)
-from sandbox.web import create_app
+if TYPE_CHECKING:
+    import socket
 
-CONFIG_ENVIRONMENT = "SANDBOX_SERVE_CONFIG"
-WEBHOOK_SECRET_ENVIRONMENT = "SANDBOX_WEBHOOK_SECRET"
+    from sandbox.serve.access import AdminPolicy
+    from sandbox.serve.app import SandboxApp
 
 
-@dataclass
-class ServeConfig:
-    fixtures: list[str]
-    ref: str | None = None
-    cache_dir: str = field(default_factory=lambda: str(default_cache_dir()))
-    poll_s: float = 60.0
-    match: str = MatchMode.DOCUMENTED.value
-    jwt_secrets: list[str] = field(default_factory=list)
-    webhook_secret: str | None = None
-    rate_limit: bool = True
-    rate_limit_key: str = "jti"
-    maintenance: bool = False
-    france_connect_expiry: bool = False
-    check_scopes: bool = True
-    today: str | None = None  # YYYY-MM-DD
-    watch: bool = True
-    validate_responses: bool = False
-    journal_size: int = 1000
-    max_case_bytes: int = DEFAULT_MAX_CASE_BYTES
-    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
-    max_alias_nodes: int = DEFAULT_MAX_ALIAS_NODES
-    max_nesting: int = DEFAULT_MAX_NESTING
-    host: str = "127.0.0.1"  # the bind address: the admin routes are open on loopback only
-    admin_token: str | None = None  # else SANDBOX_ADMIN_TOKEN
-    admin_policy: str = "auto"  # auto | open | closed (sandbox.admin.PolicyMode)
-    max_url_bytes: int = DEFAULT_MAX_URL_BYTES
-    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
-    max_total_header_bytes: int = DEFAULT_MAX_TOTAL_HEADER_BYTES
-    max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
-
-    @property
-    def limits(self) -> FileLimits:
-        return FileLimits(self.max_case_bytes, self.max_document_bytes, self.max_alias_nodes, self.max_nesting)
-
-    def to_environment(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
-
-    @classmethod
-    def from_environment(cls) -> ServeConfig:
-        return cls(**json.loads(os.environ[CONFIG_ENVIRONMENT]))
-
-
-def make_syncer(config: ServeConfig) -> Syncer:
-    cache_dir = Path(config.cache_dir)
-    largest = max(config.max_case_bytes, config.max_document_bytes)
-    sources = [make_source(location, config.ref, cache_dir, largest) for location in config.fixtures]
-    cache = ParseCache(cache_dir)
-    mode = MatchMode(config.match)
-    secrets = configured_secrets(config.jwt_secrets)
-
-    def build(trees: Sequence[Path], revisions: Sequence[str | None]) -> Snapshot:
-        snapshot = build_snapshot(
-            list(trees), mode, secrets=secrets, cache=cache, revisions=revisions, limits=config.limits
-        )
-        cache.keep_only(snapshot.content.digests)
-        return snapshot
-
-    leader = LeaderLock(cache_dir) if any(s.kind == "git" for s in sources) else None
-    return Syncer(sources, build, poll_s=config.poll_s, leader=leader)
-
-
-def admin_policy(config: ServeConfig) -> AdminPolicy:
-    """Decided once: open on a loopback bind (or `--admin-policy open`), else the admin token is needed.
-    Raises ValueError for an unusable token."""
-    token = config.admin_token or os.environ.get(ADMIN_TOKEN_ENVIRONMENT) or None
-    problem = token_problem(token)
-    if problem is not None:
-        raise ValueError(problem)
-    return AdminPolicy.decide(config.host, token, config.admin_policy)
-
-
-def assemble(config: ServeConfig, syncer: Syncer | None = None) -> SandboxApp:
-    """A ready app: first snapshot built, background sync running."""
-    admin = admin_policy(config)
-    syncer = syncer or make_syncer(config)
-    holder = syncer.holder or syncer.start()
-    snapshot = holder.current
-    services = Services(
-        limiter=RateLimiter(snapshot.throttles) if config.rate_limit else None,
-        rate_limit_key=config.rate_limit_key,
-        maintenance=config.maintenance,
-        france_connect_expiry=config.france_connect_expiry,
-        check_scopes=config.check_scopes,
-        fixed_today=datetime.date.fromisoformat(config.today) if config.today else None,
-        validate_responses=config.validate_responses,
-        journal_size=config.journal_size,
-        limits=RequestLimits(
-            max_url_bytes=config.max_url_bytes,
-            max_header_bytes=config.max_header_bytes,
-            max_total_header_bytes=config.max_total_header_bytes,
-            max_webhook_bytes=config.max_webhook_bytes,
-        ),
+def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `serve` on the `sandbox` command line."""
+    serve = commands.add_parser(
+        "serve",
+        help="serve a fixture repository over HTTP",
+        description="Serve both APIs on one port from a fixture repository (siade_staging_data layout).",
     )
-    if config.watch:
-        syncer.run_in_background()
-    secret = config.webhook_secret or os.environ.get(WEBHOOK_SECRET_ENVIRONMENT)
-    return create_app(snapshot, services, syncer, secret, admin)
+    add_arguments(serve)
+    serve.set_defaults(handler=_serve)
 
 
-class TokenRedaction(logging.Filter):
-    """Keeps token values out of the logs (uvicorn's access log prints query strings)."""
+def _serve(args: argparse.Namespace) -> int:
+    from sandbox.cli.assembly import admin_policy
+    from sandbox.cli.process import ProcessError, bind_listener, check_cache_dir
+    from sandbox.load.sources import is_remote
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact_text(a) if isinstance(a, str) else a for a in record.args)
-        record.msg = redact_text(str(record.msg))
-        return True
+    config = ServeConfig.from_args(args)
+    if not config.fixtures:
+        config = dataclasses.replace(config, fixtures=[str(default_fixtures())])
+    for location in config.fixtures:
+        if not is_remote(location) and not Path(location).is_dir():
+            print(f"sandbox: fixture repository {location} is not a folder (nor a git URL)", file=sys.stderr)
+            return 2
+    try:
+        admin = admin_policy(config)
+    except ValueError as error:
+        print(f"sandbox: {error} (--admin-token / SANDBOX_ADMIN_TOKEN)", file=sys.stderr)
+        return 2
+    try:  # before the corpus loads: a mistake here is reported at once, in one line
+        check_cache_dir(Path(config.cache_dir))
+        listener = bind_listener(config.host, config.port)
+    except ProcessError as error:
+        print(f"sandbox: {error}", file=sys.stderr)
+        return 2
+    with listener:
+        return _load_and_serve(config, admin, listener)
 
 
-def redact_logs() -> None:
-    for name in ("uvicorn.access", "uvicorn.error", "sandbox", "sandbox.sync"):
-        logging.getLogger(name).addFilter(TokenRedaction())
+def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.socket) -> int:
+    """Build the first snapshot, print the load summary, serve on `listener` until stopped."""
+    import logging
+
+    from sandbox.cli.assembly import assemble, make_syncer, redact_logs
+    from sandbox.cli.process import bound_port, serve, supervise
+    from sandbox.load.sync import StartError
+    from sandbox.serve.access import is_loopback
+
+    logging.basicConfig(level=getattr(logging, config.log_level.upper()), format="%(levelname)s: %(name)s: %(message)s")
+    redact_logs()
+    syncer = make_syncer(config)
+    try:
+        holder = syncer.start()
+    except StartError as error:
+        print(f"sandbox: {error}", file=sys.stderr)
+        return 2
+    snapshot = holder.current
+    for line in snapshot.report.summary_lines():
+        print(line, flush=True)
+    print(f"  revision: {snapshot.revision}", flush=True)
+    for source in syncer.sources:
+        if getattr(source, "serving_cached", False):
+            print(f"  WARNING: {source.location} is unreachable: serving the cached commit", flush=True)
+    if snapshot.report.operations == 0:
+        print("sandbox: no operation found (no OpenAPI document with x-operationId)", file=sys.stderr)
+        return 2
+    print(f"  admin routes: {admin.describe()}", flush=True)
+    if admin.open and not is_loopback(config.host):
+        print("  WARNING: admin routes open on a non-loopback address: anyone can read the journal", flush=True)
+    address = f"[{config.host}]" if ":" in config.host else config.host
+    print(f"Serving in {config.match} mode on http://{address}:{bound_port(listener)}", flush=True)
+    options = {
+        "log_level": config.log_level,
+        "access_log": config.access_log,
+        "timeout_graceful_shutdown": config.shutdown_timeout,
+        "http": "httptools",
+        "loop": "uvloop",
+    }
+    if config.workers > 1:
+        # Each worker assembles its own app; the cache is warm and the leader lock is free again.
+        syncer.stop()
+        os.environ[CONFIG_ENVIRONMENT] = config.to_environment()
+        return supervise(config.workers, listener, **options)
+    try:
+        return serve(assemble(config, syncer), listener, **options)
+    finally:
+        syncer.stop()
 
 
 def create_app_from_environment() -> SandboxApp:
     """uvicorn factory for `--workers N`: each worker assembles its own app."""
+    import logging
+
+    from sandbox.cli.assembly import assemble, redact_logs, stop_sync_on_shutdown
+
     logging.basicConfig(level=logging.INFO)
     redact_logs()
     app = assemble(ServeConfig.from_environment())
     if app.syncer is not None:
         stop_sync_on_shutdown(app, app.syncer)
     return app
-
-
-def stop_sync_on_shutdown(app: SandboxApp, syncer: Syncer) -> None:
-    """A worker's poll and watch threads end with its server (ASGI lifespan shutdown), not mid-fetch."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: object) -> AsyncIterator[None]:
-        yield
-        await run_in_threadpool(syncer.stop)
-
-    own = app.own  # the Starlette app of the own routes receives the lifespan events
-    assert isinstance(own, Starlette)
-    own.router.lifespan_context = lifespan

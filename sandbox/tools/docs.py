@@ -19,12 +19,10 @@ added); a case whose path contains `france_connect` is shown with a FranceConnec
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import re
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +39,8 @@ from sandbox.tools.reaching import ENTREPRISE_TRACKING, PARTICULIER_RECIPIENT, f
 __all__ = [
     "DEFAULT_BASE_URLS",
     "GeneratedFile",
-    "add_command",
     "curl_command",
     "generate",
-    "main",
     "pretty_json",
     "stale_files",
 ]
@@ -428,83 +424,3 @@ def write_files(root: str | Path, files: Sequence[GeneratedFile]) -> list[str]:
         os.replace(temporary, folder / target.name)
         written.append(path)
     return written
-
-
-# ---------------------------------------------------------------------------
-# Command line
-# ---------------------------------------------------------------------------
-
-_DESCRIPTION = """\
-Regenerate the generated files of a fixture repository in the upstream format:
-payloads/README.md (the route table), and for every case folder (and
-payloads/france_connect) its README.md (cases, parameters, answers, cURL commands)
-and summary.csv. Contributors then never need push access for "générer la
-documentation": CI runs `sandbox docs --check`.
-
-With --check nothing is written: the stale files are listed and the exit status is 1
-when there is one (0 otherwise)."""
-
-
-def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", metavar="PATH", help="fixture repository (folder with payloads/)")
-    parser.add_argument(
-        "--check", action="store_true", help="write nothing; list the stale files and exit 1 if there are any"
-    )
-    parser.add_argument(
-        "--base-url",
-        metavar="URL",
-        help="base URL of the cURL examples, for both APIs (default: the real staging URLs, "
-        f"{DEFAULT_BASE_URLS['entreprise']} and {DEFAULT_BASE_URLS['particulier']})",
-    )
-    parser.set_defaults(handler=run)
-
-
-def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `docs` on the `sandbox` command line."""
-    parser = commands.add_parser(
-        "docs",
-        help="regenerate the README.md and summary.csv files of a fixture repository",
-        description=_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _configure(parser)
-
-
-def run(args: argparse.Namespace) -> int:
-    root = Path(args.path)
-    if not (root / "payloads").is_dir():
-        print(f"sandbox docs: {root} has no payloads/ folder", file=sys.stderr)
-        return 2
-    urls = {api: args.base_url for api in DEFAULT_BASE_URLS} if args.base_url else None
-    files = generate(root, urls)
-    if args.check:
-        stale = stale_files(root, files)
-        for path in stale:
-            print(f"stale: {path}")
-        if stale:
-            print(f"{len(stale)} generated file(s) out of date: run `sandbox docs {args.path}`", file=sys.stderr)
-            return 1
-        print(f"{len(files)} generated file(s) up to date")
-        return 0
-    try:
-        written = write_files(root, files)
-    except RefusedFile as refusal:
-        print(f"sandbox docs: {refusal}", file=sys.stderr)
-        return 1
-    for path in written:
-        print(f"wrote {path}")
-    print(f"{len(written)} file(s) written, {len(files) - len(written)} already up to date")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="sandbox docs", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    _configure(parser)
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
