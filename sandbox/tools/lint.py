@@ -49,6 +49,8 @@ from sandbox.load.repository_files import (
     load_json,
     load_yaml,
 )
+from sandbox.rules.checks import Check
+from sandbox.rules.civility_checks import CnavLieuNaissanceCheck
 from sandbox.rules.coercion import is_blank, to_s
 from sandbox.rules.errors import ApiError
 from sandbox.rules.franceconnect import DEFAULT_MAPPING, Identity, civility_parameters
@@ -70,9 +72,10 @@ from sandbox.rules.matching import (
     strip_brackets,
     without_tracking,
 )
+from sandbox.rules.men_checks import MenSearchCheck
 from sandbox.rules.operations import TRACKING_PARAMETERS, Operation, Parameter
 from sandbox.rules.tokens import FRANCE_CONNECT_UID, INTERNAL_JTI
-from sandbox.rules.validation import Check, CnavLieuNaissanceCheck, MenSearchCheck, OperationChecks, build_checks
+from sandbox.rules.validation import OperationChecks, build_checks
 from sandbox.serve.franceconnect import FranceConnectSession
 
 __all__ = [

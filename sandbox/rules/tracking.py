@@ -1,0 +1,35 @@
+"""The tracking parameters of the real staging (spec §3.1, §3.2) and their checks.
+
+API Entreprise v3+ requires `context`, `recipient` and `object` on every call; API
+Particulier v3+ reads `recipient`, which must be a SIRET. None of them, nor `token`,
+ever takes part in a lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sandbox.rules.coercion import is_blank
+from sandbox.rules.error_texts import load_catalogue
+from sandbox.rules.errors import ApiError
+from sandbox.rules.identifiers import is_siret
+
+_TRACKING = (("context", "00201"), ("recipient", "00203"), ("object", "00202"))
+
+
+def entreprise_tracking_errors(params: Mapping[str, Any]) -> list[ApiError]:
+    """API Entreprise v3+: one error per blank `context` (00201), `recipient` (00203), `object` (00202).
+
+    In that order; `[]` when all three are sent. Whitespace-only counts as blank.
+    """
+    catalogue = load_catalogue()
+    return [catalogue.error(code) for name, code in _TRACKING if is_blank(params.get(name))]
+
+
+def recipient_error(params: Mapping[str, Any], *, required: bool) -> ApiError | None:
+    """00210 when `recipient` is sent but is not a SIRET, or when it is blank and `required`."""
+    value = params.get("recipient")
+    if is_blank(value):
+        return load_catalogue().error("00210") if required else None
+    return None if is_siret(value) else load_catalogue().error("00210")
