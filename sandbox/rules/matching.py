@@ -26,7 +26,8 @@ import yaml
 
 from sandbox.rules.coercion import ruby_to_i, to_s
 from sandbox.rules.franceconnect import DEFAULT_MAPPING, check_mapping
-from sandbox.rules.operations import TRACKING_PARAMETERS, Operation
+from sandbox.rules.operations import Operation
+from sandbox.rules.tracking import TRACKING_PARAMETERS
 
 Params = dict[str, Any]
 

@@ -73,8 +73,9 @@ from sandbox.rules.matching import (
     without_tracking,
 )
 from sandbox.rules.men_checks import MenSearchCheck
-from sandbox.rules.operations import TRACKING_PARAMETERS, Operation, Parameter
+from sandbox.rules.operations import Operation, Parameter
 from sandbox.rules.tokens import FRANCE_CONNECT_UID, INTERNAL_JTI
+from sandbox.rules.tracking import ENTREPRISE_TRACKING, TRACKING_PARAMETERS
 from sandbox.rules.validation import OperationChecks, build_checks
 from sandbox.serve.franceconnect import FranceConnectSession
 
@@ -94,7 +95,6 @@ __all__ = [
 
 # Spec §9.1 item 3: the statuses the upstream checks allow (401 is the server's own).
 ALLOWED_STATUSES = (200, 400, 403, 404, 409, 422, 429, 500, 502, 503, 504, 509)
-ENTREPRISE_TRACKING = ("context", "recipient", "object")
 
 # Findings that mean "this case, as written, is never answered by the server".
 REACHABILITY_RULES = frozenset(

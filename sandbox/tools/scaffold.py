@@ -37,7 +37,8 @@ from sandbox.rules.franceconnect import DEFAULT_MAPPING, civility_parameters
 from sandbox.rules.gone import gone_route
 from sandbox.rules.identifiers import is_ine, is_siren, is_siret
 from sandbox.rules.matching import KeyBuilder, LookupRule, MatchMode, RuleBook, builtin_rulebook, strip_brackets
-from sandbox.rules.operations import TRACKING_PARAMETERS, Operation
+from sandbox.rules.operations import Operation
+from sandbox.rules.tracking import TRACKING_PARAMETERS
 from sandbox.rules.validation import OperationChecks, build_checks
 from sandbox.serve.franceconnect import FranceConnectSession
 
