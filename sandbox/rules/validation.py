@@ -17,8 +17,7 @@ to the `today` argument.
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -30,11 +29,10 @@ import yaml
 from sandbox.rules.checks import KINDS as GENERIC_KINDS
 from sandbox.rules.checks import Check, Params, Run
 from sandbox.rules.civility_checks import KINDS as CIVILITY_KINDS
-from sandbox.rules.coercion import is_blank
 from sandbox.rules.error_texts import Catalogue, load_catalogue
 from sandbox.rules.errors import ApiError
 from sandbox.rules.men_checks import KINDS as MEN_KINDS
-from sandbox.rules.table import Options, RuleError
+from sandbox.rules.table import Condition, Options, Rule, RuleError, parse_table
 
 __all__ = [
     "CHECK_KINDS",
@@ -63,7 +61,7 @@ def parse_check(raw: Any, where: str) -> Check:
     builder = CHECK_KINDS.get(kind)
     if builder is None:
         raise ValidationRuleError(f"{where}: unknown check kind {kind!r} (one of {sorted(CHECK_KINDS)})")
-    options = Options(raw, f"{where}: {kind}")
+    options = Options(raw, f"{where}: {kind}", known=("kind",))
     check = builder(options)
     options.finish()
     return check
@@ -76,27 +74,15 @@ def parse_check(raw: Any, where: str) -> Check:
 
 @dataclass(frozen=True, slots=True)
 class CheckVariant:
-    """The checks of a rule, applied when `when_present` is sent (or always, when it is None)."""
+    """The checks of a rule, applied when the condition `when` holds (or always, when it is None)."""
 
     checks: tuple[Check, ...]
-    when_present: str | None = None
+    when: Condition | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class ValidationRule:
-    name: str
-    patterns: tuple[str, ...]
-    variants: tuple[CheckVariant, ...]
-    note: str = ""
-
-    def applies_to(self, operation_id: str) -> bool:
-        return any(fnmatch.fnmatchcase(operation_id, pattern) for pattern in self.patterns)
-
-    def variant_for(self, params: Params) -> CheckVariant:
-        for variant in self.variants:
-            if variant.when_present is None or not is_blank(params.get(variant.when_present)):
-                return variant
-        return self.variants[-1]
+class ValidationRule(Rule[CheckVariant]):
+    """The validators of the operations `patterns` match (`variant_for` the request)."""
 
 
 def _flatten(items: Any) -> Iterable[Any]:
@@ -108,54 +94,23 @@ def _flatten(items: Any) -> Iterable[Any]:
             yield item
 
 
-def _variant(raw: Mapping[str, Any], where: str) -> CheckVariant:
-    checks = raw.get("checks")
+def _variant(options: Options, when: Condition | None) -> CheckVariant:
+    checks = options.get("checks")
     if not isinstance(checks, list):
-        raise ValidationRuleError(f"{where}: `checks` must be a list")
-    when = raw.get("when_present")
-    unknown = set(raw) - {"checks", "when_present"}
-    if unknown:
-        raise ValidationRuleError(f"{where}: unknown key(s) {sorted(unknown)}")
+        raise ValidationRuleError(f"{options.where}: `checks` must be a list")
+    where = options.where
     return CheckVariant(
         checks=tuple(parse_check(c, f"{where}: check {i + 1}") for i, c in enumerate(_flatten(checks))),
-        when_present=None if when is None else str(when),
+        when=when,
     )
 
 
 def parse_validation_rules(raw_rules: Iterable[Any], origin: str) -> list[ValidationRule]:
-    """Rules from YAML data: `operations` (fnmatch patterns) and `checks`, or `variants` of
-    `{when_present: param, checks: …}` (the first whose parameter is sent applies, the last is the default)."""
-    rules = []
-    for index, raw in enumerate(raw_rules):
-        where = f"{origin}: rule {index + 1}"
-        if not isinstance(raw, dict):
-            raise ValidationRuleError(f"{where}: a rule is a mapping")
-        patterns = raw.get("operations")
-        if isinstance(patterns, str):
-            patterns = [patterns]
-        if not isinstance(patterns, list) or not patterns:
-            raise ValidationRuleError(f"{where}: `operations` must list operation ids or patterns")
-        unknown = set(raw) - {"operations", "checks", "variants", "note", "name"}
-        if unknown:
-            raise ValidationRuleError(f"{where}: unknown key(s) {sorted(unknown)}")
-        if ("checks" in raw) == ("variants" in raw):
-            raise ValidationRuleError(f"{where}: give either `checks` or `variants`")
-        raw_variants = raw.get("variants")
-        if raw_variants is not None:
-            if not isinstance(raw_variants, list) or not raw_variants:
-                raise ValidationRuleError(f"{where}: `variants` must be a non-empty list")
-            variants = tuple(_variant(v, f"{where}: variant {i + 1}") for i, v in enumerate(raw_variants))
-        else:
-            variants = (_variant({"checks": raw["checks"]}, where),)
-        rules.append(
-            ValidationRule(
-                name=str(raw.get("name", patterns[0])),
-                patterns=tuple(str(p) for p in patterns),
-                variants=variants,
-                note=str(raw.get("note", "")).strip(),
-            )
-        )
-    return rules
+    """Validation rules from YAML data (the table format of `sandbox.rules.table`, body `checks`)."""
+    return [
+        ValidationRule(rule.name, rule.patterns, rule.variants, rule.note)
+        for rule in parse_table(raw_rules, origin, body="checks", variant=_variant)
+    ]
 
 
 def builtin_validation_rules() -> list[ValidationRule]:
