@@ -58,6 +58,7 @@ class Check:
 
     __slots__ = ()
     code: str  # the error code of the checks that emit one (a field of each subclass)
+    param: str  # the parameter of the checks that read one (a field of each subclass)
 
     def errors(self, params: Params, run: Run) -> list[ApiError]:
         raise NotImplementedError
@@ -67,6 +68,12 @@ class Check:
 
         Most checks emit one code, their `code` field; the others say which codes they emit."""
         return (self.code,)
+
+    def parameters(self) -> dict[str, tuple[str, ...]]:
+        """The request parameters behind each code this check can emit (lint and scaffold name them).
+
+        Most checks read one parameter, their `param` field; the others say what they read."""
+        return dict.fromkeys(self.codes(), (self.param,))
 
     @property
     def is_barrier(self) -> bool:
@@ -294,6 +301,9 @@ class RequestIdCheck(Check):
             return []
         return [run.error(self.code)]
 
+    def parameters(self) -> dict[str, tuple[str, ...]]:
+        return dict.fromkeys(self.codes(), ("X-Request-Id",))
+
 
 @dataclass(frozen=True, slots=True)
 class StopIfErrors(Check):
@@ -306,6 +316,9 @@ class StopIfErrors(Check):
 
     def codes(self) -> tuple[str, ...]:
         return ()
+
+    def parameters(self) -> dict[str, tuple[str, ...]]:
+        return {}
 
     @property
     def is_barrier(self) -> bool:

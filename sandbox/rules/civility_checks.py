@@ -114,6 +114,10 @@ class _DateParams:
         padded = [*pieces, None, None, None]
         return padded[0], padded[1], padded[2]
 
+    def names(self) -> tuple[str, ...]:
+        """The parameters the date is read from."""
+        return (self.iso,) if self.iso else (self.year, self.month, self.day)
+
     @classmethod
     def from_options(cls, options: Options) -> _DateParams:
         iso = options.get("iso")
@@ -151,6 +155,12 @@ class DateNaissanceCheck(Check):
     def codes(self) -> tuple[str, ...]:
         return ("00422", "00423", "00424", "00425")
 
+    def parameters(self) -> dict[str, tuple[str, ...]]:
+        if self.where.iso:
+            return dict.fromkeys(self.codes(), self.where.names())
+        where = self.where
+        return {"00422": (where.year,), "00423": (where.month,), "00424": (where.day,), "00425": where.names()}
+
 
 @dataclass(frozen=True, slots=True)
 class CnavDateNaissanceCheck(Check):
@@ -173,6 +183,9 @@ class CnavDateNaissanceCheck(Check):
             yesterday = run.today - timedelta(days=1)
             bad = born is None or not (1900, 1, 1) <= born <= (yesterday.year, yesterday.month, yesterday.day)
         return [run.error(self.code)] if bad else []
+
+    def parameters(self) -> dict[str, tuple[str, ...]]:
+        return dict.fromkeys(self.codes(), self.where.names())
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +277,9 @@ class CnavLieuNaissanceCheck(Check):
     def codes(self) -> tuple[str, ...]:
         return (self.code, "00422", "00428")
 
+    def parameters(self) -> dict[str, tuple[str, ...]]:
+        return {self.code: (self.commune, self.pays), "00422": (self.annee,), "00428": (self.departement,)}
+
 
 def _cnav_lieu_naissance(options: Options) -> Check:
     return CnavLieuNaissanceCheck(
@@ -294,6 +310,9 @@ class DsnjAgeCheck(Check):
         today = run.today
         age = today.year - year - ((today.month, today.day) < (month, day))
         return [] if self.minimum <= age <= self.maximum else [run.error(self.code)]
+
+    def parameters(self) -> dict[str, tuple[str, ...]]:
+        return dict.fromkeys(self.codes(), self.where.names())
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,18 @@ class MenSearchCheck(Check):
     def codes(self) -> tuple[str, ...]:
         return ("00410", "00412", "00413", "00414", "00416", "00417", "00419")
 
+    def parameters(self) -> dict[str, tuple[str, ...]]:
+        perimeter = self.departements, self.regions
+        return {
+            "00410": (self.code_etablissement,),
+            "00419": (self.code_etablissement, *perimeter),
+            "00412": (self.degre,),
+            "00413": perimeter,
+            "00414": perimeter,
+            "00416": (self.departements,),
+            "00417": (self.regions,),
+        }
+
 
 def _men_search(options: Options) -> Check:
     return MenSearchCheck(

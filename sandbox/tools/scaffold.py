@@ -198,8 +198,6 @@ def _request_form(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def _missing_names(checks: OperationChecks, params: Mapping[str, Any], today: datetime.date) -> list[str]:
     """Parameters the server's validators complain about, in the order of the checks."""
-    from sandbox.tools.lint import check_parameters
-
     rule = checks.rule
     if rule is None:
         return []
@@ -207,7 +205,7 @@ def _missing_names(checks: OperationChecks, params: Mapping[str, Any], today: da
     codes = {e.code for e in checks.errors(request, today=today)}
     names: list[str] = []
     for check in rule.variant_for(request).checks:
-        for code, found in check_parameters(check).items():
+        for code, found in check.parameters().items():
             if code in codes:
                 names.extend(n for n in found if n not in names)
     return names
