@@ -258,7 +258,7 @@ def test_catalogue_placeholders() -> None:
     assert catalogue.error("00402", version="v9") == ApiError(
         code="00402",
         title="Version d'API non prise en charge",
-        detail="La version v9 n'est pas supportée pour ce endpoint.",
+        detail="La version v9 n'est pas supportée pour cet endpoint",
     )
     assert catalogue.error("50003", scopes="openid, profile").detail == (
         "Le jeton d'accès ne possède pas les données pivot requises pour effectuer cet appel. "

@@ -16,8 +16,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 from sandbox.rules.coercion import as_text, is_blank, ruby_integer, ruby_to_i
-from sandbox.rules.error_texts import Catalogue
-from sandbox.rules.errors import ApiError
+from sandbox.rules.error_texts import ApiError, Catalogue
 from sandbox.rules.identifiers import (
     is_ine,
     is_siren,

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from sandbox.rules.checks import Check, Params, Run, line_match, simple_kind
 from sandbox.rules.coercion import as_text, is_blank, ruby_to_i, ruby_valid_date
-from sandbox.rules.errors import ApiError
+from sandbox.rules.error_texts import ApiError
 from sandbox.rules.table import Options
 
 _CHARSETS = {

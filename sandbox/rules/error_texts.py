@@ -1,8 +1,9 @@
 """The error catalogue: every error text the sandbox sends, read from `error_catalogue.yaml`.
 
 `load_catalogue().error(code, **args)` makes the `ApiError` of a code (or `code:variant`)
-with its placeholders filled. The texts are data, so the wire, the validators, lint and
-the docs all read the same words.
+with its placeholders filled. It is the one source of error texts: the validators, the
+tracking checks, the gates' refusals (`sandbox.rules.errors`) and the rate limiter all
+ask it, so the wire, lint and the docs read the same words.
 """
 
 from __future__ import annotations
@@ -10,16 +11,32 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import yaml
 
-from sandbox.rules.errors import ApiError
+__all__ = ["ApiError", "Catalogue", "CatalogueError", "load_catalogue", "parse_catalogue"]
 
-__all__ = ["Catalogue", "CatalogueError", "load_catalogue", "parse_catalogue"]
+
+@dataclass(frozen=True, slots=True)
+class ApiError:
+    """One error of a json_api body; `sandbox.rules.errors` renders it in each API's format."""
+
+    code: str
+    title: str
+    detail: str
+    source: Mapping[str, str] | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_json_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "title": self.title, "detail": self.detail}
+        if self.source is not None:
+            body["source"] = dict(self.source)
+        body["meta"] = dict(self.meta)
+        return body
 
 
 class CatalogueError(ValueError):

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from sandbox.rules.checks import Check, Params, Run, line_match
 from sandbox.rules.coercion import is_blank
-from sandbox.rules.errors import ApiError
+from sandbox.rules.error_texts import ApiError
 from sandbox.rules.table import Options
 
 _CODE_ETABLISSEMENT = re.compile(r"^[0-9]{7}\w$", re.MULTILINE | re.ASCII)

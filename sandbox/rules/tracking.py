@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sandbox.rules.coercion import is_blank
-from sandbox.rules.error_texts import load_catalogue
-from sandbox.rules.errors import ApiError
+from sandbox.rules.error_texts import ApiError, load_catalogue
 from sandbox.rules.identifiers import is_siret
 
 RECIPIENT = "recipient"

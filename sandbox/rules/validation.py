@@ -29,8 +29,7 @@ import yaml
 from sandbox.rules.checks import KINDS as GENERIC_KINDS
 from sandbox.rules.checks import Check, Params, Run
 from sandbox.rules.civility_checks import KINDS as CIVILITY_KINDS
-from sandbox.rules.error_texts import Catalogue, load_catalogue
-from sandbox.rules.errors import ApiError
+from sandbox.rules.error_texts import ApiError, Catalogue, load_catalogue
 from sandbox.rules.men_checks import KINDS as MEN_KINDS
 from sandbox.rules.table import Condition, Options, Rule, RuleError, parse_table
 
