@@ -10,18 +10,15 @@ from typing import Any
 import pytest
 
 from sandbox.rules.coercion import ruby_valid_date
+from sandbox.rules.error_texts import CatalogueError, load_catalogue, parse_catalogue
 from sandbox.rules.errors import ApiError
+from sandbox.rules.tracking import entreprise_tracking_errors, recipient_error
 from sandbox.rules.validation import (
     CHECK_KINDS,
-    CatalogueError,
     ValidationRuleError,
     build_checks,
     builtin_validation_rules,
-    entreprise_tracking_errors,
-    load_catalogue,
-    parse_catalogue,
     parse_validation_rules,
-    recipient_error,
 )
 
 TODAY = datetime.date(2026, 4, 28)  # the reference date of spec/model/fixture_audit.py
@@ -261,7 +258,7 @@ def test_catalogue_placeholders() -> None:
     assert catalogue.error("00402", version="v9") == ApiError(
         code="00402",
         title="Version d'API non prise en charge",
-        detail="La version v9 n'est pas supportée pour ce endpoint.",
+        detail="La version v9 n'est pas supportée pour cet endpoint",
     )
     assert catalogue.error("50003", scopes="openid, profile").detail == (
         "Le jeton d'accès ne possède pas les données pivot requises pour effectuer cet appel. "

@@ -31,6 +31,18 @@ def to_s(value: Any) -> str:
     return str(value) if text is None else text
 
 
+def is_empty_container(value: Any) -> bool:
+    """An empty list or mapping (Rails `to_query` skips them)."""
+    return isinstance(value, (dict, list)) and not value
+
+
+def is_empty(value: Any) -> bool:
+    """Absent, `""`, or an empty list or mapping: what a lookup key leaves out.
+
+    Unlike `is_blank`, a whitespace-only string is a value."""
+    return value is None or value == "" or is_empty_container(value)
+
+
 def is_blank(value: Any) -> bool:
     """Rails `blank?`: absent, empty or whitespace-only string, empty list or mapping."""
     if value is None or value is False:

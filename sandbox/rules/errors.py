@@ -1,33 +1,21 @@
-"""Error bodies in each API's own format (spec §2.5, §3.6).
+"""Error bodies in each API's own format (spec §2.5, §3.6), and the named errors of the gates.
 
 * json_api (Entreprise and Particulier v3+): `{"errors":[{code,title,detail,source?,meta}]}`
 * Particulier v2 organizer errors: `{"error":kind,"reason":detail,"message":detail}`
 * flat: `{"errors":["detail", …]}`
+
+Every text comes from the error catalogue (`error_catalogue.yaml`); the functions below
+only say which entry each refusal is and fill its arguments.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import replace
 
+from sandbox.rules.error_texts import ApiError as ApiError  # re-exported: the value these bodies render
+from sandbox.rules.error_texts import load_catalogue
 from sandbox.rules.rendering import encode_json
-
-
-@dataclass(frozen=True, slots=True)
-class ApiError:
-    code: str
-    title: str
-    detail: str
-    source: Mapping[str, str] | None = None
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-    def as_json_api(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "title": self.title, "detail": self.detail}
-        if self.source is not None:
-            body["source"] = dict(self.source)
-        body["meta"] = dict(self.meta)
-        return body
 
 
 def json_api_body(errors: Sequence[ApiError]) -> bytes:
@@ -49,63 +37,44 @@ def unknown_path_text(api: str) -> bytes:
 
 def no_case_error(operation_id: str) -> ApiError:
     """Particulier miss in a folder without `404.yaml` (real staging answers a bare 500)."""
-    return ApiError(
-        code="00104",
-        title="Mauvaise configuration de l'environnement de staging",
-        detail=(
-            f"Aucun cas ne correspond à ces paramètres et le dossier payloads/{operation_id} "
-            "n'a pas de cas 404.yaml (cas « non trouvé ») : ajoutez-en un."
-        ),
-    )
+    return load_catalogue().error("00104", operation_id=operation_id)
 
 
 # ---------------------------------------------------------------------------
 # Authentication, FranceConnect, version (texts of spec §1.4, §2.5, §5.2)
 # ---------------------------------------------------------------------------
 
-TOKEN_SOURCE = {"parameter": "token"}
-
 
 def invalid_token() -> ApiError:
-    return ApiError("00101", "Interdit", "Votre token n'est pas valide ou n'est pas renseigné", TOKEN_SOURCE)
+    return load_catalogue().error("00101")
+
+
+def _api(api: str) -> str:
+    """The texts of 00100 and 00103 name API Particulier or, for any other API, API Entreprise."""
+    return "particulier" if api == "particulier" else "entreprise"
 
 
 def insufficient_scopes(api: str) -> ApiError:
-    where = "/api/introspect" if api == "particulier" else "/v2/privileges"
-    detail = f"Votre token est valide mais vos privilèges sont insuffisants. Listez vos privilèges sur {where}"
-    return ApiError("00100", "Privilèges insuffisants", detail, TOKEN_SOURCE)
+    return load_catalogue().error("00100", api=_api(api))
 
 
 def expired_token(api: str) -> ApiError:
-    if api == "particulier":
-        name, site = "API Particulier", "https://particulier.api.gouv.fr"
-    else:
-        name, site = "API Entreprise", "https://entreprise.api.gouv.fr"
-    detail = (
-        f"Votre token est expiré. Vous devez refaire une demande à {name}, un guide est disponible sur "
-        f"{site}/faq#comment-renouveler-mon-jeton-arrivant-a-expiration"
-    )
-    return ApiError("00103", "Jeton expiré", detail, TOKEN_SOURCE)
+    return load_catalogue().error("00103", api=_api(api))
 
 
 def unsupported_version(version: str) -> ApiError:
-    return ApiError(
-        "00402", "Version d'API non prise en charge", f"La version {version} n'est pas supportée pour cet endpoint"
-    )
+    return load_catalogue().error("00402", version=version)
 
 
 def france_connect_unknown_token() -> ApiError:
-    return ApiError("50002", "Accès non autorisé", "Le jeton d'accès n'a pas été trouvé ou est expiré.")
+    return load_catalogue().error("50002")
 
 
 def france_connect_missing_token() -> ApiError:
-    return ApiError("50001", "Accès non autorisé", "Le jeton d'accès est mal formaté.")
+    return load_catalogue().error("50001")
 
 
 def maintenance(provider_code: str, provider: str, start: str, end: str, retry_in: int) -> ApiError:
-    return ApiError(
-        f"{provider_code}020",
-        "Maintenance du fournisseur de données",
-        f"Le fournisseur de données est en maintenance de {start} à {end}",
-        meta={"provider": provider, "retry_in": retry_in},
-    )
+    """`<provider code>020`: the catalogue's `00020` with the provider's two digits (spec §3.8)."""
+    error = load_catalogue().error("00020", start=start, end=end)
+    return replace(error, code=f"{provider_code}{error.code[2:]}", meta={"provider": provider, "retry_in": retry_in})

@@ -24,9 +24,13 @@ from urllib.parse import quote_plus, unquote_plus
 
 import yaml
 
-from sandbox.rules.coercion import ruby_to_i, to_s
+from sandbox.rules.coercion import is_empty as is_empty  # re-exported: lint reads it here
+from sandbox.rules.coercion import is_empty_container, ruby_to_i, to_s
 from sandbox.rules.franceconnect import DEFAULT_MAPPING, check_mapping
-from sandbox.rules.operations import TRACKING_PARAMETERS, Operation
+from sandbox.rules.operations import Operation
+from sandbox.rules.table import Condition, Options, Rule, mapping_options, parse_table
+from sandbox.rules.table import RuleError as RuleError  # re-exported: the error of lookup rules
+from sandbox.rules.tracking import TRACKING_PARAMETERS
 
 Params = dict[str, Any]
 
@@ -71,7 +75,7 @@ def lower_strings(value: Any) -> Any:
 
 def _entries(value: Any, key: str) -> list[str]:
     if isinstance(value, dict):
-        return [entry for k, v in value.items() if not _empty_container(v) for entry in _entries(v, f"{key}[{k}]")]
+        return [entry for k, v in value.items() if not is_empty_container(v) for entry in _entries(v, f"{key}[{k}]")]
     if isinstance(value, list):
         prefix = key + "[]"
         if not value:
@@ -98,19 +102,11 @@ def _cached_string_entry(key: str, value: str) -> str:
     return _escape(key) + "=" + _escape(value.lower())
 
 
-def _empty_container(value: Any) -> bool:
-    return isinstance(value, (dict, list)) and not value
-
-
 def to_query(mapping: Mapping[str, Any]) -> str:
     """Rails `Hash#to_query`: entries escaped, empty arrays/maps skipped, sorted byte-wise."""
-    parts = ["&".join(_entries(value, str(key))) for key, value in mapping.items() if not _empty_container(value)]
+    parts = ["&".join(_entries(value, str(key))) for key, value in mapping.items() if not is_empty_container(value)]
     parts.sort()
     return "&".join(parts)
-
-
-def is_empty(value: Any) -> bool:
-    return value is None or value == "" or _empty_container(value)
 
 
 def canonical_key(mapping: Mapping[str, Any], *, drop_blank: bool) -> str:
@@ -187,12 +183,8 @@ NO_FACTS = RequestFacts()
 # Lookup rules (data)
 # ---------------------------------------------------------------------------
 
-_SOURCES = {"param", "token_uid", "token_jti", "request_id", "api_version"}
-_KINDS = {"string", "list", "int", "int_or_nil", "int_if_present", "words"}
-
-
-class RuleError(ValueError):
-    """A lookup rule in the table is malformed."""
+_SOURCES = ("param", "token_uid", "token_jti", "request_id", "api_version")
+_KINDS = ("string", "list", "int", "int_or_nil", "int_if_present", "words")
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,98 +207,69 @@ class KeySpec:
 
 @dataclass(frozen=True, slots=True)
 class LookupVariant:
+    """The keys of a rule, used when the condition `when` holds (or always, when it is None)."""
+
     keys: tuple[KeySpec, ...]
     compact: bool = True
-    when_present: str | None = None
+    when: Condition | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class LookupRule:
-    name: str
-    patterns: tuple[str, ...]
-    variants: tuple[LookupVariant, ...]
-    note: str = ""
-
-    def applies_to(self, operation_id: str) -> bool:
-        return any(fnmatch.fnmatchcase(operation_id, pattern) for pattern in self.patterns)
+class LookupRule(Rule[LookupVariant]):
+    """The lookup key of the operations `patterns` match (`variant_for` the request)."""
 
     @property
     def reads_request_facts(self) -> bool:
         """True when a key comes from the token, the request id or the route version."""
         return any(spec.source != "param" for variant in self.variants for spec in variant.keys)
 
-    def variant_for(self, params: Mapping[str, Any]) -> LookupVariant:
-        for variant in self.variants:
-            if variant.when_present is None or not is_empty(params.get(variant.when_present)):
-                return variant
-        return self.variants[-1]
-
 
 def _key_spec(key: str, raw: Any, where: str) -> KeySpec:
-    raw = raw or {}
-    if not isinstance(raw, dict):
-        raise RuleError(f"{where}: key {key!r} must map to a mapping")
-    source = str(raw.get("source", "param"))
-    kind = str(raw.get("kind", "string"))
+    options = mapping_options(raw or {}, f"{where}: key {key!r}", noun="option")
+    source = str(options.get("source", "param"))
+    kind = str(options.get("kind", "string"))
     if source not in _SOURCES:
         raise RuleError(f"{where}: key {key!r}: unknown source {source!r} (one of {sorted(_SOURCES)})")
     if kind not in _KINDS:
         raise RuleError(f"{where}: key {key!r}: unknown kind {kind!r} (one of {sorted(_KINDS)})")
-    only_if = raw.get("only_if")
+    only_if = options.get("only_if")
     condition: tuple[str, str] | None = None
     if only_if is not None:
         if not isinstance(only_if, dict) or len(only_if) != 1:
             raise RuleError(f"{where}: key {key!r}: only_if must be a one-entry mapping param: value")
         ((name, value),) = only_if.items()
         condition = (str(name), to_s(value).lower())
-    default = raw.get("default")
-    return KeySpec(
+    default = options.get("default")
+    spec = KeySpec(
         key=key,
-        param=str(raw.get("param", key)),
+        param=str(options.get("param", key)),
         source=source,
         kind=kind,
         default=None if default is None else to_s(default),
         only_if=condition,
-        requires=tuple(str(r) for r in raw.get("requires", ()) or ()),
+        requires=tuple(str(r) for r in options.get("requires", ()) or ()),
     )
+    options.finish()
+    return spec
 
 
-def _variant(raw: Mapping[str, Any], where: str) -> LookupVariant:
-    keys = raw.get("keys")
+def _variant(options: Options, when: Condition | None) -> LookupVariant:
+    keys = options.get("keys")
     if not isinstance(keys, dict) or not keys:
-        raise RuleError(f"{where}: `keys` must be a non-empty mapping")
-    when = raw.get("when_present")
+        raise RuleError(f"{options.where}: `keys` must be a non-empty mapping")
     return LookupVariant(
-        keys=tuple(_key_spec(str(k), v, where) for k, v in keys.items()),
-        compact=bool(raw.get("compact", True)),
-        when_present=str(when) if when is not None else None,
+        keys=tuple(_key_spec(str(k), v, options.where) for k, v in keys.items()),
+        compact=bool(options.get("compact", True)),
+        when=when,
     )
 
 
 def parse_rules(raw_rules: Iterable[Mapping[str, Any]], origin: str) -> list[LookupRule]:
-    rules = []
-    for index, raw in enumerate(raw_rules):
-        where = f"{origin}: rule {index + 1}"
-        patterns = raw.get("operations")
-        if isinstance(patterns, str):
-            patterns = [patterns]
-        if not isinstance(patterns, list) or not patterns:
-            raise RuleError(f"{where}: `operations` must list operation ids or patterns")
-        variants_raw = raw.get("variants")
-        variants = (
-            tuple(_variant(v, where) for v in variants_raw)
-            if isinstance(variants_raw, list)
-            else (_variant(raw, where),)
-        )
-        rules.append(
-            LookupRule(
-                name=str(raw.get("name", patterns[0])),
-                patterns=tuple(str(p) for p in patterns),
-                variants=variants,
-                note=str(raw.get("note", "")),
-            )
-        )
-    return rules
+    """Lookup rules from YAML data (the table format of `sandbox.rules.table`, body `keys`)."""
+    return [
+        LookupRule(rule.name, rule.patterns, rule.variants, rule.note)
+        for rule in parse_table(raw_rules, origin, body="keys", variant=_variant)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,32 +305,50 @@ class RuleBook:
         )
 
 
-def _identity_mappings(raw: Any, origin: str) -> tuple[IdentityMapping, ...]:
-    mappings = []
-    for index, entry in enumerate(raw or []):
-        where = f"{origin}: france_connect mapping {index + 1}"
-        identity = entry.get("identity") if isinstance(entry, dict) else None
-        if not isinstance(identity, dict):
-            raise RuleError(f"{where}: `identity` must map parameters to identity fields")
-        try:
-            check_mapping(identity, where)
-        except ValueError as error:
-            raise RuleError(str(error)) from error
-        mappings.append(IdentityMapping(tuple(entry.get("operations") or ()), dict(identity)))
-    return tuple(mappings)
+def _identity_mapping(raw: Any, where: str) -> IdentityMapping:
+    """One `france_connect.mappings` entry: `operations` patterns, `identity`, and a `note`."""
+    options = mapping_options(raw, where)
+    patterns = options.patterns()
+    options.note()
+    identity = options.get("identity")
+    if not isinstance(identity, dict):
+        raise RuleError(f"{where}: `identity` must map parameters to identity fields")
+    try:
+        check_mapping(identity, where)
+    except ValueError as error:
+        raise RuleError(str(error)) from error
+    options.finish()
+    return IdentityMapping(patterns, dict(identity))
+
+
+def parse_rulebook(data: Any, origin: str) -> RuleBook:
+    """A lookup table: `rules`, and `france_connect` (its `operations` and identity `mappings`)."""
+    table = mapping_options(data, origin)
+    france_connect = mapping_options(table.get("france_connect") or {}, f"{origin}: france_connect")
+    raw_rules = table.get("rules")
+    if not isinstance(raw_rules, list):
+        raise RuleError(f"{origin}: `rules` must be a list")
+    operations = france_connect.patterns() if "operations" in france_connect else ()
+    mappings = france_connect.get("mappings") or []
+    if not isinstance(mappings, list):
+        raise RuleError(f"{origin}: france_connect: `mappings` must be a list")
+    book = RuleBook(
+        rules=tuple(parse_rules(raw_rules, origin)),
+        france_connect_operations=operations,
+        identity_mappings=tuple(
+            _identity_mapping(entry, f"{origin}: france_connect mapping {number}")
+            for number, entry in enumerate(mappings, start=1)
+        ),
+    )
+    france_connect.finish()
+    table.finish()
+    return book
 
 
 @lru_cache(maxsize=1)
 def builtin_rulebook() -> RuleBook:
-    origin = "sandbox/lookup_rules.yaml"
     text = resources.files("sandbox.rules").joinpath("lookup_rules.yaml").read_text(encoding="utf-8")
-    data = yaml.load(text, Loader=yaml.CSafeLoader)
-    france_connect = data.get("france_connect") or {}
-    return RuleBook(
-        rules=tuple(parse_rules(data["rules"], origin)),
-        france_connect_operations=tuple(france_connect.get("operations") or ()),
-        identity_mappings=_identity_mappings(france_connect.get("mappings"), origin),
-    )
+    return parse_rulebook(yaml.load(text, Loader=yaml.CSafeLoader), "sandbox/lookup_rules.yaml")
 
 
 def builtin_rules() -> list[LookupRule]:

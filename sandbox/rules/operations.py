@@ -10,10 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Api = Literal["entreprise", "particulier"]
+from sandbox.rules.tracking import TRACKING_PARAMETERS
 
-# Parameters the APIs read for tracking and authentication, never for a lookup.
-TRACKING_PARAMETERS = frozenset({"recipient", "context", "object", "token"})
+Api = Literal["entreprise", "particulier"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from sandbox.rules.matching import NO_FACTS, MatchMode, Params, RequestFacts, Un
 from sandbox.rules.operations import Api
 from sandbox.rules.routing import RouteMatch, api_of_host
 from sandbox.rules.tokens import Denial, User, authenticate, bearer_token, granted
-from sandbox.rules.validation import entreprise_tracking_errors, recipient_error
+from sandbox.rules.tracking import entreprise_tracking_errors, recipient_error
 from sandbox.serve import replies
 from sandbox.serve.franceconnect import FranceConnectSession
 from sandbox.serve.meta_routes import meta_answer

@@ -24,12 +24,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from sandbox.rules.errors import ApiError, flat_body, json_api_body
+from sandbox.rules.error_texts import load_catalogue
+from sandbox.rules.errors import flat_body, json_api_body
 from sandbox.rules.throttles import ThrottleGroup, normalise_operation_id
 
 _PATTERN_CHARS = frozenset("*?[")
 
-TOO_MANY_REQUESTS = ApiError(code="00429", title="Trop de requêtes", detail="Vous avez effectué trop de requêtes")
+TOO_MANY_REQUESTS = load_catalogue().error("00429")
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ import yaml
 from sandbox.load.repository import FRANCE_CONNECT_FOLDER, OpenAPIDocument, read_repository
 from sandbox.load.repository_files import RefusedFile, RepositoryTree, load_yaml
 from sandbox.rules.coercion import to_s
-from sandbox.tools.reaching import ENTREPRISE_TRACKING, PARTICULIER_RECIPIENT, france_connect_request
+from sandbox.tools.reaching import ENTREPRISE_CURL_PAIRS, PARTICULIER_RECIPIENT, france_connect_request
 
 __all__ = [
     "DEFAULT_BASE_URLS",
@@ -202,7 +202,7 @@ def curl_command(kind: str, path: str, params: Mapping[str, Any], base_urls: Map
     """The README's cURL example of a case, as the upstream generator writes it."""
     particulier = base_urls["particulier"].rstrip("/")
     if kind == "entreprise":
-        tracking = _curl_params(dict(ENTREPRISE_TRACKING))
+        tracking = _curl_params(dict(ENTREPRISE_CURL_PAIRS))
         url = base_urls["entreprise"].rstrip("/") + _interpolated(path, params)
         return f'curl -H "Authorization: Bearer $token" \\\n  -G {tracking} \\\n  --url "{url}"'
     if kind == "france_connect":

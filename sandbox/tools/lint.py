@@ -49,6 +49,7 @@ from sandbox.load.repository_files import (
     load_json,
     load_yaml,
 )
+from sandbox.rules.checks import Check
 from sandbox.rules.coercion import is_blank, to_s
 from sandbox.rules.errors import ApiError
 from sandbox.rules.franceconnect import DEFAULT_MAPPING, Identity, civility_parameters
@@ -70,9 +71,10 @@ from sandbox.rules.matching import (
     strip_brackets,
     without_tracking,
 )
-from sandbox.rules.operations import TRACKING_PARAMETERS, Operation, Parameter
+from sandbox.rules.operations import Operation, Parameter
 from sandbox.rules.tokens import FRANCE_CONNECT_UID, INTERNAL_JTI
-from sandbox.rules.validation import Check, CnavLieuNaissanceCheck, MenSearchCheck, OperationChecks, build_checks
+from sandbox.rules.tracking import ENTREPRISE_TRACKING, TRACKING_PARAMETERS
+from sandbox.rules.validation import OperationChecks, build_checks
 from sandbox.serve.franceconnect import FranceConnectSession
 
 __all__ = [
@@ -91,7 +93,6 @@ __all__ = [
 
 # Spec §9.1 item 3: the statuses the upstream checks allow (401 is the server's own).
 ALLOWED_STATUSES = (200, 400, 403, 404, 409, 422, 429, 500, 502, 503, 504, 509)
-ENTREPRISE_TRACKING = ("context", "recipient", "object")
 
 # Findings that mean "this case, as written, is never answered by the server".
 REACHABILITY_RULES = frozenset(
@@ -1288,38 +1289,7 @@ class _Linter:
 
 def check_parameters(check: Check) -> dict[str, tuple[str, ...]]:
     """The request parameters behind each error code a check can emit."""
-    kind = getattr(check, "kind", "")
-    codes = check.codes()
-    where = getattr(check, "where", None)
-    if where is not None:
-        parts: tuple[str, ...] = (where.iso,) if where.iso else (where.year, where.month, where.day)
-        if kind == "date_naissance" and not where.iso:
-            return {"00422": (where.year,), "00423": (where.month,), "00424": (where.day,), "00425": parts}
-        return dict.fromkeys(codes, parts)
-    if isinstance(check, CnavLieuNaissanceCheck):
-        lieu = check.commune, check.pays
-        return {
-            check.code: lieu,
-            "00422": (check.annee,),
-            "00428": (check.departement,),
-        }
-    if isinstance(check, MenSearchCheck):
-        perimeter = check.departements, check.regions
-        return {
-            "00410": (check.code_etablissement,),
-            "00419": (check.code_etablissement, *perimeter),
-            "00412": (check.degre,),
-            "00413": perimeter,
-            "00414": perimeter,
-            "00416": (check.departements,),
-            "00417": (check.regions,),
-        }
-    if kind == "request_id_uuid":
-        return dict.fromkeys(codes, ("X-Request-Id",))
-    param = getattr(check, "param", None)
-    if isinstance(param, str):
-        return dict.fromkeys(codes, (param,))
-    return {}
+    return check.parameters()
 
 
 def lint_repository(

@@ -18,13 +18,17 @@ from sandbox.load.repository import Case
 from sandbox.rules.coercion import to_s
 from sandbox.rules.matching import strip_brackets
 from sandbox.rules.operations import Operation
+from sandbox.rules.tracking import ENTREPRISE_TRACKING, RECIPIENT
 
-ENTREPRISE_TRACKING = (
-    ("recipient", "10000001700010"),
-    ("context", "Contexte de la requête"),
-    ("object", "Objet de la requête"),
+# The values of the tracking parameters in the READMEs' cURL commands; their names are
+# those of `sandbox.rules.tracking`.
+_EXAMPLE_VALUES = {RECIPIENT: "10000001700010", "context": "Contexte de la requête", "object": "Objet de la requête"}
+ENTREPRISE_CURL_PAIRS = tuple(
+    # the recipient first, as the READMEs write it
+    (name, _EXAMPLE_VALUES[name])
+    for name in sorted(ENTREPRISE_TRACKING, key=lambda name: name != RECIPIENT)
 )
-PARTICULIER_RECIPIENT = ("recipient", "13002526500013")
+PARTICULIER_RECIPIENT = (RECIPIENT, "13002526500013")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,7 @@ def case_request(operation: Operation, case: Case, token: str) -> CaseRequest:
                 path = path.replace("{" + parameter.name + "}", quote(to_s(value), safe=""))
     tracking: tuple[tuple[str, str], ...] = ()
     if operation.api == "entreprise":
-        tracking = ENTREPRISE_TRACKING
+        tracking = ENTREPRISE_CURL_PAIRS
     elif not operation.is_v2:
         tracking = (PARTICULIER_RECIPIENT,)
     return CaseRequest(

@@ -34,7 +34,8 @@ from sandbox.rules.franceconnect import DEFAULT_MAPPING, civility_parameters
 from sandbox.rules.gone import gone_route
 from sandbox.rules.identifiers import is_ine, is_siren, is_siret
 from sandbox.rules.matching import KeyBuilder, LookupRule, MatchMode, RuleBook, builtin_rulebook, strip_brackets
-from sandbox.rules.operations import TRACKING_PARAMETERS, Operation
+from sandbox.rules.operations import Operation
+from sandbox.rules.tracking import TRACKING_PARAMETERS
 from sandbox.rules.validation import OperationChecks, build_checks
 from sandbox.serve.franceconnect import FranceConnectSession
 
@@ -194,8 +195,6 @@ def _request_form(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def _missing_names(checks: OperationChecks, params: Mapping[str, Any], today: datetime.date) -> list[str]:
     """Parameters the server's validators complain about, in the order of the checks."""
-    from sandbox.tools.lint import check_parameters
-
     rule = checks.rule
     if rule is None:
         return []
@@ -203,7 +202,7 @@ def _missing_names(checks: OperationChecks, params: Mapping[str, Any], today: da
     codes = {e.code for e in checks.errors(request, today=today)}
     names: list[str] = []
     for check in rule.variant_for(request).checks:
-        for code, found in check_parameters(check).items():
+        for code, found in check.parameters().items():
             if code in codes:
                 names.extend(n for n in found if n not in names)
     return names

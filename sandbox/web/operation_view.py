@@ -17,7 +17,7 @@ from sandbox.load.snapshot import Snapshot
 from sandbox.rules.coercion import to_s
 from sandbox.rules.matching import strip_brackets
 from sandbox.rules.operations import Operation, Parameter
-from sandbox.tools.reaching import ENTREPRISE_TRACKING, PARTICULIER_RECIPIENT, case_request, france_connect_request
+from sandbox.tools.reaching import ENTREPRISE_CURL_PAIRS, PARTICULIER_RECIPIENT, case_request, france_connect_request
 from sandbox.web.catalogue_lint import LintNote, LintResult, LintSummary
 from sandbox.web.views import auth_kind, provider_of
 
@@ -128,7 +128,7 @@ def _prefill(fields: Sequence[Field], pairs: Sequence[tuple[str, str]], case: Ca
 
 def _tracking_pairs(operation: Operation) -> list[tuple[str, str]]:
     if operation.api == "entreprise":
-        return list(ENTREPRISE_TRACKING)
+        return list(ENTREPRISE_CURL_PAIRS)
     return [PARTICULIER_RECIPIENT] if not operation.is_v2 else []
 
 
