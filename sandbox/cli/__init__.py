@@ -383,9 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--jwt-secret", metavar="SECRET", help="sign with this secret instead of the configured one")
     token.set_defaults(handler=_token)
 
+    from sandbox.cli import lint as lint_command
     from sandbox.tools import contract as contract_command
     from sandbox.tools import docs as docs_command
-    from sandbox.tools import lint as lint_command
     from sandbox.tools import scaffold as scaffold_command
 
     for command in (lint_command, docs_command, scaffold_command, contract_command):
