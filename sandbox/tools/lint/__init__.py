@@ -9,8 +9,8 @@ equal after normalisation, undocumented statuses, API Particulier folders withou
 not-found case, FranceConnect cases no token produces, and date-dependent validity.
 
 Reachability is not guessed: the request a client would send for a case is built and
-run through the server's own validators (`sandbox.validation`) and key builder
-(`sandbox.matching.KeyBuilder`), exactly as `sandbox serve` would. A FranceConnect case
+run through the server's own validators (`sandbox.rules.validation`) and key builder
+(`sandbox.rules.matching.KeyBuilder`), exactly as `sandbox serve` would. A FranceConnect case
 is replayed from the identity it describes through `civility_parameters`.
 
 Files that do not parse are findings, never crashes. Rule ids, severities and texts

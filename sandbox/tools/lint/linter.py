@@ -35,7 +35,7 @@ def lint_repository(
 ) -> LintReport:
     """Every finding of the fixture repository at `root`; never raises on a bad file.
 
-    The files are read as the server reads them (`sandbox.repository_files`): nothing outside
+    The files are read as the server reads them (`sandbox.load.repository_files`): nothing outside
     `root`, each file bounded by `limits`, YAML aliases bounded before expansion.
     """
     path = Path(root).resolve()

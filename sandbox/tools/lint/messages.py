@@ -101,7 +101,7 @@ _FRENCH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^found undefined alias (.*)$", r"alias non défini \1"),
         (r"^could not determine a constructor for the tag (.*)$", r"tag inconnu \1"),
         (r"^'utf-8' codec can't decode byte (0x..) in position (\d+).*$", r"pas de l'UTF-8 (octet \1 en position \2)"),
-        # sandbox.repository_files: what a hostile repository meets
+        # sandbox.load.repository_files: what a hostile repository meets
         (r"^symbolic link leading outside the repository: not read$", "lien symbolique menant hors du dépôt : non lu"),
         (r"^symbolic link loop: not read$", "boucle de liens symboliques : non lu"),
         (r"^cannot be resolved: (.*)$", r"chemin introuvable : \1"),
