@@ -3,7 +3,7 @@
     .venv/bin/python scripts/lint_timing.py [--fixtures PATH] [--runs N] [--match staging|documented]
 
 Target (issue "contributor tooling"): <= 3 s for siade_staging_data. Each run is a fresh
-`python -m sandbox.lint` process (imports, OpenAPI documents, every case, every check);
+`python -m sandbox.cli.lint` process (imports, OpenAPI documents, every case, every check);
 the in-process figure is `lint_repository` alone, after the imports.
 """
 
@@ -29,7 +29,7 @@ def main() -> int:
     if not (Path(args.fixtures) / "payloads").is_dir():
         print(f"no fixture repository at {args.fixtures}", file=sys.stderr)
         return 2
-    command = [sys.executable, "-m", "sandbox.tools.lint", args.fixtures, "--format", "json", "--match", args.match]
+    command = [sys.executable, "-m", "sandbox.cli.lint", args.fixtures, "--format", "json", "--match", args.match]
     command += ["--today", "2026-04-28"]
     walls = []
     for run in range(args.runs):

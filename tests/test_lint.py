@@ -22,12 +22,13 @@ import httpx
 import pytest
 import yaml
 
+from sandbox.cli.lint import main
 from sandbox.load.repository import NOT_FOUND_FILE
 from sandbox.load.snapshot import build_snapshot
 from sandbox.rules.matching import MatchMode
 from sandbox.serve.local_server import serve_in_thread
 from sandbox.serve.pipeline import Services
-from sandbox.tools.lint import REACHABILITY_RULES, Finding, LintReport, lint_repository, main, rule_ids
+from sandbox.tools.lint import REACHABILITY_RULES, Finding, LintReport, lint_repository, rule_ids
 from sandbox.tools.reaching import france_connect_request, query_pairs
 from sandbox.web import create_app
 from tests.conftest import CORPORA, ROOT, corpus_path
@@ -542,7 +543,7 @@ def test_exit_status_is_0_with_warnings_only(tmp_path: Path) -> None:
 
 def test_python_module_entry_point_and_help() -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "sandbox.tools.lint", "--help"], capture_output=True, text=True, check=True, cwd=ROOT
+        [sys.executable, "-m", "sandbox.cli.lint", "--help"], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert "--match" in run.stdout and "--lang" in run.stdout and "--format" in run.stdout
 

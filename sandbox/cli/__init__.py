@@ -27,8 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from sandbox.cli import contract as contract_command
     from sandbox.cli import docs as docs_command
+    from sandbox.cli import lint as lint_command
     from sandbox.cli import new_case as scaffold_command
-    from sandbox.tools import lint as lint_command
 
     for command in (lint_command, docs_command, scaffold_command, contract_command):
         command.add_command(commands)
