@@ -38,9 +38,7 @@ import pytest
 if TYPE_CHECKING:
     import httpx
 
-    from sandbox.load.repository import Case
-    from sandbox.load.snapshot import Snapshot
-    from sandbox.serve.app import SandboxApp
+    from sandbox import Case, SandboxApp, Snapshot
 
 MARKER = "sandbox"
 FIXTURE_NAMES = ("sandbox_server", "sandbox_app", "sandbox_token")
@@ -64,7 +62,7 @@ class SandboxSettings:
     @property
     def id(self) -> str:
         """`sandbox:<repository folder, or embedded>:<match>[:<today>]`, the test id suffix of marked tests."""
-        from sandbox.load.embedded import default_fixtures
+        from sandbox import default_fixtures
 
         embedded = self.fixtures.resolve() == default_fixtures().resolve()
         parts = ["embedded" if embedded else self.fixtures.name or str(self.fixtures), self.match]
@@ -96,7 +94,7 @@ def _today(value: Any, where: str) -> datetime.date | None:
 
 def default_settings(config: pytest.Config) -> SandboxSettings:
     """The settings of the ini options (`sandbox_fixtures`, `sandbox_match`, `sandbox_today`)."""
-    from sandbox.load.embedded import default_fixtures
+    from sandbox import default_fixtures
 
     raw = str(config.getini("sandbox_fixtures") or "").strip()
     if raw:
@@ -201,8 +199,7 @@ class _Pool:
 
     def app(self, settings: SandboxSettings) -> SandboxApp:
         if settings not in self.apps:
-            from sandbox.serve.pipeline import Services
-            from sandbox.web import create_app
+            from sandbox import Services, create_app
 
             # rate limits off (limiter=None): a test suite must never meet a 429 it did not ask for
             self.apps[settings] = create_app(
@@ -212,7 +209,7 @@ class _Pool:
 
     def server(self, settings: SandboxSettings) -> SandboxServer:
         if settings not in self.servers:
-            from sandbox.serve.local_server import serve_in_thread
+            from sandbox import serve_in_thread
 
             base_url = self.exits.enter_context(serve_in_thread(self.app(settings)))
             self.servers[settings] = SandboxServer(settings, self.snapshot(settings), base_url, self.token(settings))
@@ -223,9 +220,7 @@ class _Pool:
 
 
 def _build(settings: SandboxSettings) -> Snapshot:
-    from sandbox.load.snapshot import build_snapshot
-    from sandbox.rules.matching import MatchMode
-    from sandbox.rules.tokens import configured_secrets
+    from sandbox import MatchMode, build_snapshot, configured_secrets
 
     if not (settings.fixtures / "payloads").is_dir():
         pytest.fail(f"sandbox: {settings.fixtures} is not a fixture repository (no payloads/ folder)", pytrace=False)
@@ -240,7 +235,7 @@ def _build(settings: SandboxSettings) -> Snapshot:
 def token_for(snapshot: Snapshot) -> str:
     """The repository's `tokens/default`, or a token signed with the configured secret that holds
     every scope of the repository's authorisations file."""
-    from sandbox.rules.tokens import configured_secrets, mint
+    from sandbox import configured_secrets, mint
 
     token = snapshot.content.tokens.get("default")
     if token:

@@ -36,8 +36,7 @@ from pathlib import Path
 import httpx
 from _processes import ROOT, rss_mb, server, wait_until_answering
 
-from sandbox.load.snapshot import build_snapshot
-from sandbox.tools.reaching import case_request
+from sandbox import build_snapshot, case_request
 
 CORPUS = Path(ROOT).parent / "shared" / "fixtures" / "siade_staging_data"
 WEBHOOK_SECRET = "abuse-webhook-secret"

@@ -32,9 +32,7 @@ from urllib.parse import urlencode
 import httpx
 from _processes import ROOT, server, wait_until_answering
 
-from sandbox.load.snapshot import build_snapshot
-from sandbox.rules.matching import MatchMode
-from sandbox.tools.reaching import case_request
+from sandbox import MatchMode, build_snapshot, case_request
 
 CIVILITY_OPERATION = "api_particulier_v3_cnav_quotient_familial_with_civility"
 ENTREPRISE_OPERATION = "api_entreprise_v3_insee_unites_legales"

@@ -36,7 +36,7 @@ from _processes import ROOT, server, wait_until_answering
 
 sys.path.insert(0, ROOT)  # tests/hostile_requests.py: the generator the fuzz test uses too
 
-from sandbox.load.snapshot import build_snapshot
+from sandbox import build_snapshot
 from tests.hostile_requests import (
     Vocabulary,
     case_statuses,

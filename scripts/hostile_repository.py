@@ -59,7 +59,7 @@ def peak_rss_mb() -> float:
 
 def load(root: str) -> None:
     """In the child process: import everything first, then measure the load alone."""
-    from sandbox.load.snapshot import build_snapshot
+    from sandbox import build_snapshot
 
     build_snapshot(tiny_repository.build(Path(tempfile.mkdtemp()) / "warm"))  # imports, caches
     before = peak_rss_mb()

@@ -45,8 +45,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     import datetime
 
-    from sandbox.rules.matching import MatchMode
-    from sandbox.tools.lint import lint_repository
+    from sandbox import MatchMode, lint_repository
 
     started = time.perf_counter()
     report = lint_repository(args.fixtures, mode=MatchMode(args.match), today=datetime.date(2026, 4, 28))

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from _processes import ROOT
 
-from sandbox.cli.assembly import make_syncer
-from sandbox.cli.serve_config import ServeConfig
+from sandbox import ServeConfig, make_syncer
 
 
 def main() -> int:

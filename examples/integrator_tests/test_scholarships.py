@@ -6,8 +6,8 @@ import httpx
 import pytest
 from eligibility import RECIPIENT, ApiGouv, student_discount
 
+from sandbox import SandboxApp
 from sandbox.pytest_plugin import SandboxServer
-from sandbox.serve.app import SandboxApp
 
 
 @pytest.mark.parametrize(
