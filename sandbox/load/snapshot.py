@@ -1,9 +1,12 @@
 """The immutable snapshot: everything a request needs, built once per load.
 
 A snapshot holds the router, one lookup table per operation (key → pre-serialised
-answer), the fallback answers and the load report. The request path reads it and
-never parses YAML or JSON, never touches a file. A reload builds a new snapshot
-and swaps one reference (`SnapshotHolder`); a build that fails leaves the old one.
+answer, scopes, checks, throttles), the fallback answers and the load report. It owns
+every fact of its revision: authorisations, tokens, throttle limits, lookup and validation
+rules; what outlives a reload (rate-limit counters, memos) lives in `serve.pipeline.Services`.
+The request path reads it and never parses YAML or JSON, never touches a file. A reload
+builds a new snapshot and swaps one reference (`SnapshotHolder`); a build that fails leaves
+the old one.
 """
 
 from __future__ import annotations
@@ -37,9 +40,9 @@ from sandbox.rules.maintenance import Window, windows_for
 from sandbox.rules.matching import KeyBuilder, MatchMode, RuleBook, builtin_rulebook
 from sandbox.rules.operations import Operation
 from sandbox.rules.routing import Router
-from sandbox.rules.throttles import ThrottleGroup, throttle_groups
+from sandbox.rules.throttles import Throttle, ThrottleGroup, ThrottleTable, throttle_groups
 from sandbox.rules.tokens import TokenVerifier, configured_secrets, scopes_by_operation
-from sandbox.rules.validation import OperationChecks, builtin_checks
+from sandbox.rules.validation import CheckTable, OperationChecks, builtin_checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,8 @@ class OperationTable:
     maintenance: tuple[Window, ...]
     # the cases indexed by value, for the near-miss scoring of a fallback (bounded work)
     near: NearIndex
+    # the throttles that count the operation, with this revision's limits (`data/throttle.yml`)
+    throttles: tuple[Throttle, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,9 @@ class Snapshot:
     router: Router = field(repr=False)
     verifier: TokenVerifier = field(repr=False)
     throttles: tuple[ThrottleGroup, ...] = field(repr=False)
+    # the lookup rules (built in, extended by the repository's `sandbox.yaml`) and validation rules used
+    rules: RuleBook = field(repr=False)
+    checks: CheckTable = field(repr=False)
     # raw OpenAPI documents by family (entreprise, particulier, particulier_v2), for the download routes
     documents: Mapping[str, bytes] = field(repr=False)
     # what was loaded: one revision per source (git commit, or a digest of a folder's files)
@@ -246,6 +254,8 @@ def build_snapshot(
     book = (rulebook or builtin_rulebook()).extended(content.lookup_rules, "sandbox.yaml")
     scopes = scopes_by_operation(content.authorizations, operations)
     checks = builtin_checks()
+    groups = throttle_groups(content.throttles)
+    throttles = ThrottleTable(groups)
 
     tables: dict[str, OperationTable] = {}
     overrides: Counter[int] = Counter()
@@ -285,6 +295,7 @@ def build_snapshot(
             declared=frozenset(p.key for p in operation.lookup_parameters() if p.location == "query"),
             maintenance=windows_for(operation_id),
             near=NearIndex.build(cases),
+            throttles=throttles.for_operation(operation_id),
         )
 
     france_connect = {
@@ -320,7 +331,9 @@ def build_snapshot(
         report=report,
         router=Router(operations.values()),
         verifier=TokenVerifier(configured_secrets() if secrets is None else secrets, content.tokens.values()),
-        throttles=throttle_groups(content.throttles),
+        throttles=groups,
+        rules=book,
+        checks=checks,
         documents=MappingProxyType(documents),
         revision=" + ".join(layer_revisions),
         limits=limits or FileLimits(),

@@ -270,7 +270,7 @@ class _Exchange:
             return None
         jti = user.jti if user is not None and self.services.rate_limit_key == "jti" else None
         v2_key = self.request.headers.get("x-api-key") if "/api/v2/" in self.request.path else None
-        decision = limiter.check(self.table.operation.id, discriminator(jti, raw_token), v2_api_key=v2_key)
+        decision = limiter.count(self.table.throttles, discriminator(jti, raw_token), v2_api_key=v2_key)
         self.rate_headers = decision.headers
         if not decision.allowed:
             return replies.too_many_requests(self.request.path)
