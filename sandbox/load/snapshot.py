@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -222,9 +223,10 @@ def _document_family(document: OpenAPIDocument, operations: Mapping[str, Operati
 
 
 def content_revision(content: RepositoryContent) -> str:
-    """A short digest of every file read: two trees with the same files have the same revision."""
-    digest = hashlib.sha256("".join(sorted(content.digests)).encode()).hexdigest()
-    return f"content-{digest[:12]}"
+    """A short digest of every file the snapshot is built from (OpenAPI documents, cases, `data/`,
+    `tokens/`, `sandbox.yaml`), by path and content: two trees with the same files have the same revision."""
+    listing = json.dumps(sorted(content.files.items()))
+    return f"content-{hashlib.sha256(listing.encode()).hexdigest()[:12]}"
 
 
 def build_snapshot(
