@@ -55,9 +55,15 @@ class Prepared:
     body: bytes
     case_id: str | None  # folder/file of the case, None for a generated answer
     outcome: str  # hit | fallback
+    near_miss: str | None = None  # the case a fallback names in X-Sandbox-Near-Miss
 
     def with_headers(self, extra: Sequence[rendering.Header]) -> Prepared:
-        return Prepared(self.status, (*self.headers, *extra), self.body, self.case_id, self.outcome)
+        return Prepared(self.status, (*self.headers, *extra), self.body, self.case_id, self.outcome, self.near_miss)
+
+    def naming_near_miss(self, case_id: str) -> Prepared:
+        """This fallback, naming the closest case in `X-Sandbox-Near-Miss` (and in `near_miss`)."""
+        headers = (*self.headers, *rendering.headers(("X-Sandbox-Near-Miss", case_id)))
+        return Prepared(self.status, headers, self.body, self.case_id, self.outcome, case_id)
 
     def header(self, name: bytes) -> str | None:
         """The value of a header (lower-case name), as text."""
