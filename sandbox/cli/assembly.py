@@ -79,7 +79,7 @@ def services(config: ServeConfig, snapshot: Snapshot) -> Services:
     """The request path's settings: the fields shared by name, and the three built from other fields."""
     return Services(
         **{name: getattr(config, name) for name in SHARED_WITH_SERVICES},
-        limiter=RateLimiter(snapshot.throttles) if config.rate_limit else None,
+        limiter=RateLimiter() if config.rate_limit else None,  # it counts; each snapshot gives the limits
         fixed_today=datetime.date.fromisoformat(config.today) if config.today else None,
         limits=request_limits(config),
     )

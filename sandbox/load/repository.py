@@ -99,7 +99,10 @@ class RepositoryContent:
     tokens: dict[str, str] = field(default_factory=dict)
     lookup_rules: list[dict[str, Any]] = field(default_factory=list)
     files_read: int = 0
+    # content hashes of the parsed documents and cases (what the parse cache keeps across reloads)
     digests: set[str] = field(default_factory=set)
+    # every file the snapshot is built from, by path: its SHA-256 (the content revision digests this)
+    files: dict[str, str] = field(default_factory=dict)
 
 
 class ParseCache:
@@ -256,6 +259,7 @@ def _read_documents(tree: RepositoryTree, content: RepositoryContent, cache: Par
         try:
             raw = tree.read_bytes(entry.path, tree.limits.document_bytes, "--max-document-bytes")
             content.digests.add(digest := _digest(raw))
+            content.files[rel] = digest
             text = raw.decode("utf-8")
             parse = partial(_parse_document, text, entry.name.endswith(".json"), tree.limits)
             data, duplicates = cache.document(digest, parse)
@@ -313,6 +317,7 @@ def _read_folder(
             content.problems.append(LoadProblem(rel, None, f"cannot read file: {_short(error)}"))
             continue
         content.digests.add(digest := _digest(raw))
+        content.files[rel] = digest
         case, problems = cache.case(
             (rel, str(layer), digest),
             partial(parse_case, folder.name, entry.name, text, rel, layer=layer, limits=tree.limits),
@@ -430,6 +435,7 @@ def _read_data_files(tree: RepositoryTree, content: RepositoryContent) -> None:
         except (OSError, RefusedFile) as error:
             content.problems.append(LoadProblem(f"tokens/{entry.name}", None, f"cannot read file: {_short(error)}"))
             continue
+        content.files[f"tokens/{entry.name}"] = _digest(raw)
         value = raw.decode("utf-8", errors="replace").strip()
         if value.count(".") == 2:
             content.tokens[entry.name] = value
@@ -445,7 +451,9 @@ def _read_yaml(tree: RepositoryTree, name: str, content: RepositoryContent) -> t
     if not tree.exists(path):
         return False, None
     try:
-        document = load_yaml(tree.read_text(path, tree.limits.case_bytes, "--max-case-bytes"), tree.limits)
+        raw = tree.read_bytes(path, tree.limits.case_bytes, "--max-case-bytes")
+        content.files[name] = _digest(raw)
+        document = load_yaml(raw.decode("utf-8"), tree.limits)
     except yaml.YAMLError as error:
         content.problems.append(LoadProblem(name, _error_line(error), f"invalid YAML: {_short(error)}"))
         return False, None
@@ -508,4 +516,5 @@ def merge_layers(contents: list[RepositoryContent]) -> RepositoryContent:
         merged.lookup_rules[:0] = content.lookup_rules
         merged.files_read += content.files_read
         merged.digests |= content.digests
+        merged.files.update({f"{layer}:{path}": digest for path, digest in content.files.items()})
     return merged

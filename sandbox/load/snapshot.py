@@ -1,15 +1,19 @@
 """The immutable snapshot: everything a request needs, built once per load.
 
 A snapshot holds the router, one lookup table per operation (key → pre-serialised
-answer), the fallback answers and the load report. The request path reads it and
-never parses YAML or JSON, never touches a file. A reload builds a new snapshot
-and swaps one reference (`SnapshotHolder`); a build that fails leaves the old one.
+answer, scopes, checks, throttles), the fallback answers and the load report. It owns
+every fact of its revision: authorisations, tokens, throttle limits, lookup and validation
+rules; what outlives a reload (rate-limit counters, memos) lives in `serve.pipeline.Services`.
+The request path reads it and never parses YAML or JSON, never touches a file. A reload
+builds a new snapshot and swaps one reference (`SnapshotHolder`); a build that fails leaves
+the old one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -37,9 +41,9 @@ from sandbox.rules.maintenance import Window, windows_for
 from sandbox.rules.matching import KeyBuilder, MatchMode, RuleBook, builtin_rulebook
 from sandbox.rules.operations import Operation
 from sandbox.rules.routing import Router
-from sandbox.rules.throttles import ThrottleGroup, throttle_groups
+from sandbox.rules.throttles import Throttle, ThrottleGroup, ThrottleTable, throttle_groups
 from sandbox.rules.tokens import TokenVerifier, configured_secrets, scopes_by_operation
-from sandbox.rules.validation import OperationChecks, builtin_checks
+from sandbox.rules.validation import CheckTable, OperationChecks, builtin_checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +55,15 @@ class Prepared:
     body: bytes
     case_id: str | None  # folder/file of the case, None for a generated answer
     outcome: str  # hit | fallback
+    near_miss: str | None = None  # the case a fallback names in X-Sandbox-Near-Miss
 
     def with_headers(self, extra: Sequence[rendering.Header]) -> Prepared:
-        return Prepared(self.status, (*self.headers, *extra), self.body, self.case_id, self.outcome)
+        return Prepared(self.status, (*self.headers, *extra), self.body, self.case_id, self.outcome, self.near_miss)
+
+    def naming_near_miss(self, case_id: str) -> Prepared:
+        """This fallback, naming the closest case in `X-Sandbox-Near-Miss` (and in `near_miss`)."""
+        headers = (*self.headers, *rendering.headers(("X-Sandbox-Near-Miss", case_id)))
+        return Prepared(self.status, headers, self.body, self.case_id, self.outcome, case_id)
 
     def header(self, name: bytes) -> str | None:
         """The value of a header (lower-case name), as text."""
@@ -78,6 +88,8 @@ class OperationTable:
     maintenance: tuple[Window, ...]
     # the cases indexed by value, for the near-miss scoring of a fallback (bounded work)
     near: NearIndex
+    # the throttles that count the operation, with this revision's limits (`data/throttle.yml`)
+    throttles: tuple[Throttle, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +137,9 @@ class Snapshot:
     router: Router = field(repr=False)
     verifier: TokenVerifier = field(repr=False)
     throttles: tuple[ThrottleGroup, ...] = field(repr=False)
+    # the lookup rules (built in, extended by the repository's `sandbox.yaml`) and validation rules used
+    rules: RuleBook = field(repr=False)
+    checks: CheckTable = field(repr=False)
     # raw OpenAPI documents by family (entreprise, particulier, particulier_v2), for the download routes
     documents: Mapping[str, bytes] = field(repr=False)
     # what was loaded: one revision per source (git commit, or a digest of a folder's files)
@@ -214,9 +229,10 @@ def _document_family(document: OpenAPIDocument, operations: Mapping[str, Operati
 
 
 def content_revision(content: RepositoryContent) -> str:
-    """A short digest of every file read: two trees with the same files have the same revision."""
-    digest = hashlib.sha256("".join(sorted(content.digests)).encode()).hexdigest()
-    return f"content-{digest[:12]}"
+    """A short digest of every file the snapshot is built from (OpenAPI documents, cases, `data/`,
+    `tokens/`, `sandbox.yaml`), by path and content: two trees with the same files have the same revision."""
+    listing = json.dumps(sorted(content.files.items()))
+    return f"content-{hashlib.sha256(listing.encode()).hexdigest()[:12]}"
 
 
 def build_snapshot(
@@ -246,6 +262,8 @@ def build_snapshot(
     book = (rulebook or builtin_rulebook()).extended(content.lookup_rules, "sandbox.yaml")
     scopes = scopes_by_operation(content.authorizations, operations)
     checks = builtin_checks()
+    groups = throttle_groups(content.throttles)
+    throttles = ThrottleTable(groups)
 
     tables: dict[str, OperationTable] = {}
     overrides: Counter[int] = Counter()
@@ -285,6 +303,7 @@ def build_snapshot(
             declared=frozenset(p.key for p in operation.lookup_parameters() if p.location == "query"),
             maintenance=windows_for(operation_id),
             near=NearIndex.build(cases),
+            throttles=throttles.for_operation(operation_id),
         )
 
     france_connect = {
@@ -320,7 +339,9 @@ def build_snapshot(
         report=report,
         router=Router(operations.values()),
         verifier=TokenVerifier(configured_secrets() if secrets is None else secrets, content.tokens.values()),
-        throttles=throttle_groups(content.throttles),
+        throttles=groups,
+        rules=book,
+        checks=checks,
         documents=MappingProxyType(documents),
         revision=" + ".join(layer_revisions),
         limits=limits or FileLimits(),

@@ -2,14 +2,17 @@
 
 Groups come from the repository's `data/throttle.yml` (`shared:`) or, when it has none,
 from the built-in `throttle_defaults.yaml`. A malformed group is skipped with a warning.
+A snapshot resolves, once per operation, the throttles that count it (`ThrottleTable`):
+the limits a request meets are those of the revision that answers it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from importlib import resources
 from typing import Any
 
@@ -25,6 +28,7 @@ _THROTTLE_TYPES = {BY_GROUP: False, BY_ENDPOINT: True}
 # the id → controller resolver, so every version counts as its `_v3_` id (spec §1.2).
 _VERSIONED = re.compile(r"^(api_(?:particulier|entreprise)_v)(\d+)(_)")
 _FIRST_SHARED_VERSION = 3
+_PATTERN_CHARS = frozenset("*?[")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,21 @@ class ThrottleGroup:
     name: str
     per_endpoint: bool
     endpoints: tuple[str, ...]
+    limit: int
+    period: int
+
+
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    """One throttle that counts an operation: its counter is named by (group, endpoint).
+
+    `endpoint` is the normalised operation id for a `by_single_endpoint` group, "" for a group
+    whose operations share one counter. Limit and period are the revision's: a reload that
+    changes them changes what the next request meets, while the counter keeps its name.
+    """
+
+    group: str
+    endpoint: str
     limit: int
     period: int
 
@@ -99,3 +118,54 @@ def _parse_group(name: str, spec: Any) -> ThrottleGroup | None:
 def _skip(name: str, reason: str) -> ThrottleGroup | None:
     log.warning("throttle group %r ignored: %s", name, reason)
     return None
+
+
+# ------------------------------------------------------------------------ per operation
+
+
+@dataclass(frozen=True, slots=True)
+class _Matcher:
+    group: ThrottleGroup
+    counter: str  # the group's name; a second group of the same name gets a counter of its own
+    exact: frozenset[str]
+    patterns: tuple[str, ...]
+
+    def matches(self, operation_id: str) -> bool:
+        return operation_id in self.exact or any(fnmatchcase(operation_id, p) for p in self.patterns)
+
+
+class ThrottleTable:
+    """The throttle groups of one revision, resolved per operation (file order, as Rack::Attack tries them)."""
+
+    __slots__ = ("_matchers", "groups")
+
+    def __init__(self, groups: Sequence[ThrottleGroup]) -> None:
+        self.groups = tuple(groups)
+        seen: set[str] = set()
+        matchers = []
+        for index, group in enumerate(self.groups):
+            counter = group.name if group.name not in seen else f"{group.name}\0{index}"
+            seen.add(group.name)
+            matchers.append(_matcher(group, counter))
+        self._matchers = tuple(matchers)
+
+    def for_operation(self, operation_id: str) -> tuple[Throttle, ...]:
+        """The throttles that count an operation; v3+ ids count as their `_v3_` id (spec §1.2)."""
+        normalised = normalise_operation_id(operation_id)
+        return tuple(
+            Throttle(
+                group=m.counter,
+                endpoint=normalised if m.group.per_endpoint else "",
+                limit=m.group.limit,
+                period=m.group.period,
+            )
+            for m in self._matchers
+            if m.matches(normalised)
+        )
+
+
+def _matcher(group: ThrottleGroup, counter: str) -> _Matcher:
+    entries = [normalise_operation_id(e) for e in group.endpoints]
+    patterns = tuple(e for e in entries if not _PATTERN_CHARS.isdisjoint(e))
+    exact = frozenset(e for e in entries if _PATTERN_CHARS.isdisjoint(e))
+    return _Matcher(group=group, counter=counter, exact=exact, patterns=patterns)

@@ -18,7 +18,6 @@ from sandbox.load.snapshot import Prepared, Snapshot, SnapshotHolder
 from sandbox.load.sync import Syncer
 from sandbox.rules import rendering
 from sandbox.rules.bounded_cache import BoundedCache
-from sandbox.rules.routing import VersionMiss, api_of_host
 from sandbox.serve import replies
 from sandbox.serve.access import AdminPolicy
 from sandbox.serve.journal import PATH_CHARS, QUERY_CHARS, Entry, Journal, journal_text
@@ -83,15 +82,12 @@ class SandboxApp:
         started = time.perf_counter()
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         request = IncomingRequest(scope["method"], path, scope["query_string"], headers)
-        prepared = answer(snapshot, request, self.services)
+        answered = answer(snapshot, request, self.services)
+        prepared, operation_id = answered.prepared, answered.operation_id
         extra = [(b"content-length", b"%d" % len(prepared.body)), snapshot.revision_header, NOSNIFF]
-        routed = snapshot.router.match(path, api_of_host(request.host))
-        operation = (
-            None if routed is None else (routed.family[0] if isinstance(routed, VersionMiss) else routed.operation)
-        )
         verdict = None
-        if self.services.validate_responses and operation is not None:
-            verdict = self._schema_outcome(snapshot, operation.id, prepared)
+        if self.services.validate_responses and operation_id is not None:
+            verdict = self._schema_outcome(snapshot, operation_id, prepared)
             extra.append((b"x-sandbox-schema", verdict.verdict.encode()))
         body = b"" if scope["method"] == "HEAD" else prepared.body
         await send({"type": "http.response.start", "status": prepared.status, "headers": (*prepared.headers, *extra)})
@@ -102,13 +98,13 @@ class SandboxApp:
                 method=scope["method"],
                 path=journal_text(path, PATH_CHARS),
                 query=journal_text(scope["query_string"], QUERY_CHARS),
-                operation=operation.id if operation is not None else None,
-                outcome=prepared.outcome,
+                operation=operation_id,
+                outcome=answered.outcome,
                 case=prepared.case_id,
                 status=prepared.status,
                 duration_ms=(time.perf_counter() - started) * 1000,
                 revision=snapshot.revision,
-                near_miss=prepared.header(b"x-sandbox-near-miss"),
+                near_miss=answered.near_miss,
                 schema=verdict.verdict if verdict else None,
                 schema_errors=tuple(str(e) for e in verdict.errors) if verdict else (),
             )

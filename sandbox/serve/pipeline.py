@@ -9,8 +9,9 @@ The order of the gates is the real staging's (spec §3.1), first failure wins:
 * Particulier v2: token, scopes (401), recipient if present (400), maintenance,
   validation (400, first error), lookup.
 
-Everything here reads an immutable snapshot; the only state is in `Services` (clock,
-rate-limit counters, a bounded memo of pure answers).
+Everything here reads an immutable snapshot (the limits of the rate limiter too); the only
+state is in `Services` (clock, rate-limit counters, a bounded memo of pure answers). `answer`
+routes once and says what the app needs besides the bytes: the operation and the near miss.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.load.snapshot import OperationTable, Prepared, Snapshot
-from sandbox.rules import rendering
 from sandbox.rules.bounded_cache import BoundedCache
 from sandbox.rules.errors import france_connect_missing_token, france_connect_unknown_token
 from sandbox.rules.franceconnect import DEFAULT_MAPPING, civility_parameters
 from sandbox.rules.gone import gone_route
 from sandbox.rules.matching import NO_FACTS, MatchMode, Params, RequestFacts, Unmatchable, parse_query, without_tracking
-from sandbox.rules.operations import Api
+from sandbox.rules.operations import Api, Operation
 from sandbox.rules.routing import RouteMatch, api_of_host
 from sandbox.rules.tokens import Denial, User, authenticate, bearer_token, granted
 from sandbox.rules.tracking import entreprise_tracking_errors, recipient_error
@@ -97,21 +97,44 @@ def _guess_api(request: IncomingRequest) -> Api:
     return api_of_host(request.host) or ("particulier" if request.path.startswith("/api/") else "entreprise")
 
 
-def answer(snapshot: Snapshot, request: IncomingRequest, services: Services) -> Prepared:
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What `answer` gives the app: the bytes to write, and what the journal and the response check read."""
+
+    prepared: Prepared
+    # the operation the path routes to (a version miss: its family's), whatever the answer; None: no route
+    operation: Operation | None
+
+    @property
+    def operation_id(self) -> str | None:
+        return self.operation.id if self.operation is not None else None
+
+    @property
+    def outcome(self) -> str:
+        return self.prepared.outcome
+
+    @property
+    def near_miss(self) -> str | None:
+        """The case a fallback names in `X-Sandbox-Near-Miss`."""
+        return self.prepared.near_miss
+
+
+def answer(snapshot: Snapshot, request: IncomingRequest, services: Services) -> Answer:
+    """The answer to one request, read from one snapshot; the path is routed once."""
     host_api = api_of_host(request.host)
+    routed = snapshot.router.match(request.path, host_api)
+    operation = None if routed is None else routed.operation if isinstance(routed, RouteMatch) else routed.family[0]
     if request.method not in ("GET", "HEAD"):
-        return replies.unknown_path(_guess_api(request))
+        return Answer(replies.unknown_path(_guess_api(request)), operation)
     meta = meta_answer(snapshot, request.path, request.headers, request.query_string, host_api, services.clock())
     if meta is not None:
-        return meta
+        return Answer(meta, operation)
     gone = gone_route(request.path, host_api)
     if gone is not None:
-        return replies.gone(gone.text)
-    routed = snapshot.router.match(request.path, host_api)
-    if routed is None:
-        return replies.unknown_path(_guess_api(request))
-    operation = routed.operation if isinstance(routed, RouteMatch) else routed.family[0]
-    return _Exchange(snapshot, snapshot.tables[operation.id], request, services, routed).run()
+        return Answer(replies.gone(gone.text), operation)
+    if operation is None:
+        return Answer(replies.unknown_path(_guess_api(request)), None)
+    return Answer(_Exchange(snapshot, snapshot.tables[operation.id], request, services, routed).run(), operation)
 
 
 # The answer of the parameter gates for one request: a refusal of the gates that come before
@@ -124,7 +147,7 @@ def with_near_miss(table: OperationTable, params: Params) -> Prepared:
     closest = table.near.nearest(table.keys.documented_mapping(params), limit=1, skip_not_found=True)
     if not closest:
         return table.fallback
-    return table.fallback.with_headers(rendering.headers(("X-Sandbox-Near-Miss", closest[0].case.id)))
+    return table.fallback.naming_near_miss(closest[0].case.id)
 
 
 @dataclass(slots=True)
@@ -261,7 +284,7 @@ class _Exchange:
             return None
         jti = user.jti if user is not None and self.services.rate_limit_key == "jti" else None
         v2_key = self.request.headers.get("x-api-key") if "/api/v2/" in self.request.path else None
-        decision = limiter.check(self.table.operation.id, discriminator(jti, raw_token), v2_api_key=v2_key)
+        decision = limiter.count(self.table.throttles, discriminator(jti, raw_token), v2_api_key=v2_key)
         self.rate_headers = decision.headers
         if not decision.allowed:
             return replies.too_many_requests(self.request.path)

@@ -1,7 +1,10 @@
 """Rate limiting the way real staging's Rack::Attack does it (spec §7).
 
-The groups are data (`rules.throttles`); this module only counts. Windows are fixed and
-aligned to the Unix epoch (`floor(now / period)`); a request is refused when the
+The groups are data (`rules.throttles`); this module only counts. The throttles that count
+a request, with their limits and periods, come from the snapshot that answers it (its
+operation table), so a reload that edits `data/throttle.yml` changes the next answers; the
+counters live here, named by group and endpoint, and survive the reload. Windows are fixed
+and aligned to the Unix epoch (`floor(now / period)`); a request is refused when the
 count in its window exceeds the limit, so `limit` requests pass and the next one
 gets 429. Counters are per discriminator (SHA-256 of the token `jti`).
 
@@ -22,13 +25,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 
 from sandbox.rules.error_texts import load_catalogue
 from sandbox.rules.errors import flat_body, json_api_body
-from sandbox.rules.throttles import ThrottleGroup, normalise_operation_id
-
-_PATTERN_CHARS = frozenset("*?[")
+from sandbox.rules.throttles import Throttle, ThrottleGroup, ThrottleTable
 
 TOO_MANY_REQUESTS = load_catalogue().error("00429")
 
@@ -67,13 +67,8 @@ def too_many_requests_body(v2: bool) -> bytes:
 # ------------------------------------------------------------------------ limiter
 
 
-@dataclass(frozen=True, slots=True)
-class _Throttle:
-    """One counter family that applies to an operation: `key` names its counter."""
-
-    key: tuple[int, str]
-    limit: int
-    period: int
+# A counter: (group, endpoint, discriminator); the Particulier v2 limit's group is None.
+_CounterKey = tuple[str | None, str, str]
 
 
 @dataclass(slots=True)
@@ -81,25 +76,15 @@ class _Table:
     """The counters of one period, for its current window only."""
 
     window: int
-    counts: OrderedDict[tuple[tuple[int, str], str], int] = field(default_factory=OrderedDict)
-
-
-@dataclass(frozen=True, slots=True)
-class _Matcher:
-    index: int
-    group: ThrottleGroup
-    exact: frozenset[str]
-    patterns: tuple[str, ...]
-
-    def matches(self, operation_id: str) -> bool:
-        return operation_id in self.exact or any(fnmatchcase(operation_id, p) for p in self.patterns)
-
-
-_V2_INDEX = -1
+    counts: OrderedDict[_CounterKey, int] = field(default_factory=OrderedDict)
 
 
 class RateLimiter:
-    """Counts requests per throttle, window and discriminator; says whether to answer 429."""
+    """Counts requests per throttle, window and discriminator; says whether to answer 429.
+
+    `count` takes the throttles from the caller (the request's snapshot); `check` resolves
+    them from the groups given here, for callers without a snapshot.
+    """
 
     # Bounds on memory: counters per period within one window, and operation ids remembered.
     max_counters: int = 65_536
@@ -107,18 +92,18 @@ class RateLimiter:
 
     def __init__(
         self,
-        groups: Sequence[ThrottleGroup],
+        groups: Sequence[ThrottleGroup] = (),
         clock: Callable[[], float] = time.time,
         *,
         v2_limit: tuple[int, int] = (20, 1),
     ) -> None:
         self._clock = clock
-        self._matchers = tuple(_matcher(index, group) for index, group in enumerate(groups))
+        self._groups = ThrottleTable(groups)
         v2_count, v2_period = v2_limit
         if v2_period <= 0:
             raise ValueError(f"v2_limit period must be positive, got {v2_period}")
-        self._v2 = _Throttle(key=(_V2_INDEX, ""), limit=v2_count, period=v2_period)
-        self._operations: dict[str, tuple[_Throttle, ...]] = {}
+        self._v2_limit, self._v2_period = v2_count, v2_period
+        self._operations: dict[str, tuple[Throttle, ...]] = {}
         self._tables: dict[int, _Table] = {}
 
     @property
@@ -127,8 +112,13 @@ class RateLimiter:
         return sum(len(table.counts) for table in self._tables.values())
 
     def check(self, operation_id: str, discriminator: str, *, v2_api_key: str | None = None) -> RateDecision:
-        """Count one request and decide; the request is refused when a counter exceeds its limit."""
-        throttles = self._throttles(operation_id)
+        """Count one request against the groups given to the limiter, and decide."""
+        return self.count(self._throttles(operation_id), discriminator, v2_api_key=v2_api_key)
+
+    def count(
+        self, throttles: Sequence[Throttle], discriminator: str, *, v2_api_key: str | None = None
+    ) -> RateDecision:
+        """Count one request against `throttles` (in order) and decide; refused when a counter exceeds its limit."""
         v2 = bool(v2_api_key and v2_api_key.strip())
         if not throttles and not v2:
             return ALLOWED_WITHOUT_HEADERS
@@ -137,12 +127,12 @@ class RateLimiter:
         single: tuple[int, int, int] | None = None
         if v2 and v2_api_key is not None:
             key = hashlib.sha512(v2_api_key.encode("utf-8")).hexdigest()
-            count, reset = self._count(self._v2, key, now)
-            if count > self._v2.limit:
-                return _refused(self._v2.limit, reset, now)
-            counted, single = 1, (self._v2.limit, count, reset)
+            count, reset = self._count((None, "", key), self._v2_period, now)
+            if count > self._v2_limit:
+                return _refused(self._v2_limit, reset, now)
+            counted, single = 1, (self._v2_limit, count, reset)
         for throttle in throttles:
-            count, reset = self._count(throttle, discriminator, now)
+            count, reset = self._count((throttle.group, throttle.endpoint, discriminator), throttle.period, now)
             if count > throttle.limit:
                 return _refused(throttle.limit, reset, now)
             counted += 1
@@ -165,29 +155,19 @@ class RateLimiter:
             reset=reset,
         )
 
-    def _throttles(self, operation_id: str) -> tuple[_Throttle, ...]:
-        """The throttles that count an operation, resolved once per operation id."""
+    def _throttles(self, operation_id: str) -> tuple[Throttle, ...]:
+        """The throttles of the limiter's own groups that count an operation, resolved once per operation id."""
         found = self._operations.get(operation_id)
         if found is not None:
             return found
-        normalised = normalise_operation_id(operation_id)
-        found = tuple(
-            _Throttle(
-                key=(m.index, normalised if m.group.per_endpoint else ""),
-                limit=m.group.limit,
-                period=m.group.period,
-            )
-            for m in self._matchers
-            if m.matches(normalised)
-        )
+        found = self._groups.for_operation(operation_id)
         if len(self._operations) >= self.max_operations:
             self._operations.clear()
         self._operations[operation_id] = found
         return found
 
-    def _count(self, throttle: _Throttle, discriminator: str, now: float) -> tuple[int, int]:
+    def _count(self, key: _CounterKey, period: int, now: float) -> tuple[int, int]:
         """Add one to the counter of the current window; return (count, window end)."""
-        period = throttle.period
         window = int(now // period)
         table = self._tables.get(period)
         if table is None or table.window != window:
@@ -197,7 +177,6 @@ class RateLimiter:
             table = _Table(window)
             self._tables[period] = table
         counts = table.counts
-        key = (throttle.key, discriminator)
         count = counts.get(key, 0) + 1
         counts[key] = count
         if len(counts) > self.max_counters:
@@ -207,13 +186,6 @@ class RateLimiter:
     def _drop_past_windows(self, now: float) -> None:
         for period in [p for p, t in self._tables.items() if t.window != int(now // p)]:
             del self._tables[period]
-
-
-def _matcher(index: int, group: ThrottleGroup) -> _Matcher:
-    entries = [normalise_operation_id(e) for e in group.endpoints]
-    patterns = tuple(e for e in entries if not _PATTERN_CHARS.isdisjoint(e))
-    exact = frozenset(e for e in entries if _PATTERN_CHARS.isdisjoint(e))
-    return _Matcher(index=index, group=group, exact=exact, patterns=patterns)
 
 
 def _refused(limit: int, reset: int, now: float) -> RateDecision:

@@ -148,7 +148,7 @@ def france_connect_routes(snapshot: Snapshot, today: datetime.date) -> dict[str,
             request = france_connect_request(table.operation.path, token)
             headers = {name.lower(): value for name, value in request.headers}
             incoming = IncomingRequest("GET", request.path, urlencode(request.query).encode(), headers)
-            prepared = answer(snapshot, incoming, services)
+            prepared = answer(snapshot, incoming, services).prepared
             if prepared.case_id is None:
                 continue
             # a hit, or API Particulier's not-found case answering an identity no case documents
