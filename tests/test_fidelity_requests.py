@@ -194,3 +194,27 @@ def test_11_8_maintenance_windows_end_inclusively(mode: MatchMode) -> None:
         "02:00:00": (503, {**retry, "retry_in": 0}),
         "02:00:01": (200, None),
     }
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (b"nomNaissance=%ZZ", "invalid %-encoding (%ZZ)"),
+        (b"nomNaissance=%FF%FE", "invalid byte sequence in UTF-8"),
+        (b"prenoms=Jean&prenoms[]=Paul", "expected Array (got String) for param `prenoms'"),
+    ],
+    ids=["percent", "utf-8", "scalar-then-array"],
+)
+def test_3_6_a_query_string_rack_cannot_parse_is_400_00401(client: httpx.Client, query: bytes, message: str) -> None:
+    target = QF_V3 + "?recipient=13002526500013&" + query.decode("latin-1")
+    response = client.get(target, headers=bearer())
+    assert response.status_code == 400
+    assert errors_of(response) == bad_request(f"Votre requête est invalide: Invalid query parameters: {message}")
+
+
+def test_3_4_an_array_then_a_scalar_keeps_the_scalar(client: httpx.Client) -> None:
+    """Rack: `k[]=…&k=…` is no error, the last (scalar) value stays: CNOUS then refuses `prenoms` (00421)."""
+    target = "/v3/cnous/etudiant_boursier/identite?recipient=13002526500013&nomNaissance=X&prenoms[]=A&prenoms=B"
+    response = client.get(target, headers=bearer())
+    assert response.status_code == 422
+    assert "00421" in [error["code"] for error in errors_of(response)]

@@ -18,7 +18,7 @@ from sandbox.load.snapshot import Prepared, Snapshot, SnapshotHolder
 from sandbox.load.sync import Syncer
 from sandbox.rules import rendering
 from sandbox.rules.bounded_cache import BoundedCache
-from sandbox.rules.request_body import reads_body
+from sandbox.rules.unreadable import reads_body
 from sandbox.serve import replies
 from sandbox.serve.access import AdminPolicy
 from sandbox.serve.journal import PATH_CHARS, QUERY_CHARS, Entry, Journal, journal_text

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from sandbox.load.snapshot import Prepared, Snapshot
 from sandbox.rules import rendering
@@ -18,8 +17,8 @@ from sandbox.rules.matching import parse_query
 from sandbox.rules.operations import Api
 from sandbox.rules.pings import ping_list, pings
 from sandbox.rules.rendering import encode_json
-from sandbox.rules.request_body import unreadable
 from sandbox.rules.tokens import Denial, TokenSources, User, authenticate
+from sandbox.rules.unreadable import unreadable
 from sandbox.serve import replies
 
 # A generated RSA public key: the real one encrypts FranceConnect payloads, which a sandbox never sees.
@@ -85,7 +84,7 @@ def meta_answer(
         return _ok(b"", None)
     if not path.startswith(_META_PREFIXES) and not path.endswith(_META_SUFFIXES):
         return None
-    request = _MetaRequest(snapshot, headers, parse_query(query_string), now, body)
+    request = _MetaRequest(snapshot, headers, query_string, now, body)
     if path.startswith("/api/"):
         return None if api == "entreprise" else _particulier(request, path)
     return None if api == "particulier" else _entreprise(request, path)
@@ -94,12 +93,12 @@ def meta_answer(
 class _MetaRequest:
     """What the meta routes read of a request."""
 
-    __slots__ = ("body", "headers", "now", "query", "snapshot")
+    __slots__ = ("body", "headers", "now", "query_string", "snapshot")
 
     def __init__(
-        self, snapshot: Snapshot, headers: Mapping[str, str], query: Mapping[str, Any], now: float, body: bytes
+        self, snapshot: Snapshot, headers: Mapping[str, str], query_string: bytes, now: float, body: bytes
     ) -> None:
-        self.snapshot, self.headers, self.query, self.now, self.body = snapshot, headers, query, now, body
+        self.snapshot, self.headers, self.query_string, self.now, self.body = snapshot, headers, query_string, now, body
 
     @property
     def base_url(self) -> str:
@@ -113,10 +112,11 @@ class _MetaRequest:
 
     def authenticated(self, api: Api, *, v2: bool) -> tuple[User | None, Prepared | None]:
         """The user of an API controller route, or the refusal (a request Rails cannot read comes first)."""
-        problem = unreadable(self.headers.get("content-type"), self.body)
+        problem = unreadable(self.headers.get("content-type"), self.body, self.query_string)
         if problem is not None:
             return None, replies.bad_request(v2, problem)
-        user, _ = self.snapshot.verifier.resolve(TokenSources.of_request(self.headers, self.query))
+        query = parse_query(self.query_string)
+        user, _ = self.snapshot.verifier.resolve(TokenSources.of_request(self.headers, query))
         denial = authenticate(user, self.now)
         if denial is not None or user is None:
             return None, _refusal(denial, api, v2=v2)

@@ -32,10 +32,10 @@ from sandbox.rules.gone import gone_route
 from sandbox.rules.identifiers import request_id_of
 from sandbox.rules.matching import NO_FACTS, Params, RequestFacts, parse_query
 from sandbox.rules.operations import Api, Operation
-from sandbox.rules.request_body import unreadable
 from sandbox.rules.routing import RouteMatch, api_of_host
 from sandbox.rules.tokens import Denial, TokenSources, User, authenticate, bearer_token, granted
 from sandbox.rules.tracking import entreprise_tracking_errors, recipient_error
+from sandbox.rules.unreadable import unreadable
 from sandbox.serve import replies
 from sandbox.serve.franceconnect import FranceConnectSession
 from sandbox.serve.meta_routes import meta_answer
@@ -308,9 +308,9 @@ class _Exchange:
         return None
 
     def _unreadable(self) -> Prepared | None:
-        """A `Content-Type` Rails cannot parse, or a JSON body that does not parse (§3.6)."""
+        """A `Content-Type`, a query string or a JSON body Rails cannot parse (§3.6)."""
         request = self.request
-        problem = unreadable(request.headers.get("content-type"), request.body)
+        problem = unreadable(request.headers.get("content-type"), request.body, request.query_string)
         return None if problem is None else replies.bad_request(self.table.operation.is_v2, problem)
 
     # -- parameters, validation, lookup ---------------------------------------------------

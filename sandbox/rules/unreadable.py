@@ -6,14 +6,17 @@
   `"<type>" is not a valid MIME type`, the type being the header up to its first `,` or
   `;`, stripped and lower-cased.
 * A body that does not parse under a JSON `Content-Type` (the only body parser of a Rails API
-  app). Real staging lets Rails' `ParseError` through to its exception page; the sandbox
-  answers the same 00401 in the API's format (docs/fidelity.md).
+  app), and a query string Rack cannot parse (a `%` not followed by two hex digits, bytes
+  that are not UTF-8, `k=…&k[]=…`). Real staging lets these errors through to Rails'
+  exception page (a bare 400); the sandbox answers the same 00401 in the API's format
+  (docs/fidelity.md).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from urllib.parse import unquote_to_bytes
 
 # Rails' `Mime::Type::MIME_REGEXP` (actionpack 8) over a media type without parameters (Rails
 # looks the header up without them): `type/subtype` of word-ish characters, `*/*`, `type/*`.
@@ -66,6 +69,38 @@ def body_problem(content_type: str | None, body: bytes) -> str | None:
     return None
 
 
-def unreadable(content_type: str | None, body: bytes) -> str | None:
+_BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
+def _decoded(raw: bytes) -> str | None:
+    try:
+        return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def query_problem(query_string: bytes) -> str | None:
+    """Rails' message when Rack cannot parse the query string (`Invalid query parameters: …`), or None."""
+    if query_string.isascii() and b"%" not in query_string and b"[]" not in query_string:
+        return None  # the common case: nothing to decode, no array
+    scalars: set[str] = set()
+    for piece in query_string.split(b"&"):
+        name, _, value = piece.partition(b"=")
+        for raw in (name, value):
+            if _BAD_PERCENT.search(raw):
+                return f"Invalid query parameters: invalid %-encoding ({raw.decode('latin-1')})"
+        decoded_name, decoded_value = _decoded(name), _decoded(value)
+        if decoded_name is None or decoded_value is None:
+            return "Invalid query parameters: invalid byte sequence in UTF-8"
+        if decoded_name.endswith("[]"):
+            key = decoded_name[:-2]
+            if key in scalars:
+                return f"Invalid query parameters: expected Array (got String) for param `{key}'"
+        else:
+            scalars.add(decoded_name)
+    return None
+
+
+def unreadable(content_type: str | None, body: bytes, query_string: bytes = b"") -> str | None:
     """Why Rails cannot read this request (the detail's message), or None."""
-    return content_type_problem(content_type) or body_problem(content_type, body)
+    return content_type_problem(content_type) or query_problem(query_string) or body_problem(content_type, body)
