@@ -88,6 +88,7 @@ def test_3_6_on_particulier_v2_the_bad_request_is_flat(client: httpx.Client) -> 
 
 
 def test_3_6_a_json_body_that_does_not_parse_is_400_00401(client: httpx.Client) -> None:
+    """Fidelity row: Requests Rails cannot read. Real staging answers Rails' exception page here."""
     response = client.request(
         "GET",
         UNITE_LEGALE,
@@ -168,7 +169,8 @@ LIASSES = "/v3/dgfip/unites_legales/912345675/liasses_fiscales/2024"
 
 @pytest.mark.parametrize("mode", MODES, ids=[m.value for m in MODES])
 def test_11_8_maintenance_windows_end_inclusively(mode: MatchMode) -> None:
-    """DGFIP 01:00–02:00 Paris: `Range#cover?` takes in 02:00:00 itself, not a second later."""
+    """Fidelity row: Maintenance windows. DGFIP 01:00–02:00 Paris: `Range#cover?` takes in 02:00:00
+    itself, not a second later."""
 
     def paris(hour: int, minute: int, second: int) -> float:
         return datetime.datetime(2026, 4, 28, hour, minute, second, tzinfo=ZoneInfo("Europe/Paris")).timestamp()
@@ -206,6 +208,7 @@ def test_11_8_maintenance_windows_end_inclusively(mode: MatchMode) -> None:
     ids=["percent", "utf-8", "scalar-then-array"],
 )
 def test_3_6_a_query_string_rack_cannot_parse_is_400_00401(client: httpx.Client, query: bytes, message: str) -> None:
+    """Fidelity row: Requests Rails cannot read. Real staging answers Rails' exception page here."""
     target = QF_V3 + "?recipient=13002526500013&" + query.decode("latin-1")
     response = client.get(target, headers=bearer())
     assert response.status_code == 400

@@ -82,6 +82,7 @@ def test_11_1_entreprise_v2_gone_says_api_entreprise(client: httpx.Client) -> No
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 def test_11_1_entreprise_v2_is_gone_for_every_method(client: httpx.Client, method: str) -> None:
+    """Fidelity row: Non-GET request on an API path."""
     response = client.request(method, "/v2/entreprises/130025265", headers=ENTREPRISE_HOST)
     assert response.status_code == 410
     assert response.text == ("" if method == "HEAD" else V2_GONE)

@@ -53,6 +53,7 @@ def client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
 
 @pytest.mark.parametrize(("path", "params"), [(UNITE_LEGALE, TRACKING), (INE, INE_PARAMS)])
 def test_11_3_invalid_bearer_and_valid_api_key_is_401(client: httpx.Client, path: str, params: dict[str, str]) -> None:
+    """Fidelity row: Token sources."""
     response = client.get(path, params=params, headers={**bearer(INVALID_TOKEN), "X-Api-Key": TOKEN})
     assert response.status_code == 401
     assert response.headers["content-type"] == JSON
@@ -154,6 +155,7 @@ REVOKED = "Le jeton d'accès n'a pas été trouvé ou est expiré."
 
 
 def test_11_7_an_unknown_france_connect_token_is_50001_on_v3(client: httpx.Client) -> None:
+    """Fidelity row: Unknown FranceConnect token."""
     response = client.get(MESRI_FRANCE_CONNECT, params=RECIPIENT, headers=bearer("no-such-token"))
     assert response.status_code == 401
     assert response.headers["content-type"] == JSON_API
@@ -164,6 +166,7 @@ def test_11_7_an_unknown_france_connect_token_is_50001_on_v3(client: httpx.Clien
 
 
 def test_11_7_an_unknown_france_connect_token_is_50001_on_v2(client: httpx.Client) -> None:
+    """Fidelity row: Unknown FranceConnect token."""
     response = client.get(QF_V2, params=RECIPIENT, headers=bearer("no-such-token"))
     assert response.status_code == 401
     assert response.headers["content-type"] == JSON
@@ -171,6 +174,7 @@ def test_11_7_an_unknown_france_connect_token_is_50001_on_v2(client: httpx.Clien
 
 
 def test_11_7_an_inactive_france_connect_token_is_50002(client: httpx.Client) -> None:
+    """Fidelity row: Fake FranceConnect introspection with `active: false`."""
     response = client.get(MESRI_FRANCE_CONNECT, params=RECIPIENT, headers=bearer("jeton_expire"))
     assert response.status_code == 401
     assert response.headers["content-type"] == JSON_API
@@ -218,6 +222,7 @@ def _expired_france_connect_token(root: Path) -> Path:
 def test_11_7_an_expired_france_connect_token_is_50002_where_expiry_is_simulated(
     mode: MatchMode, tmp_path: Path
 ) -> None:
+    """Fidelity row: Fake FranceConnect introspection with `exp` in the past."""
     layers = [ROOT, _expired_france_connect_token(tmp_path)]
     for expiry, expected in ((False, 200), (True, 401)):
         with served(mode, layers, Services(france_connect_expiry=expiry)) as http:
