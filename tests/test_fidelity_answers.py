@@ -9,15 +9,19 @@ never with the refusals before it (token, scope, tracking, FranceConnect, v2 rec
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import yaml
 
 from sandbox.rules.matching import MatchMode
 from sandbox.rules.tokens import mint
 from sandbox.serve.pipeline import Services
+from tests.conftest import ROOT
 from tests.fidelity_support import (
     INE,
     JSON,
@@ -173,3 +177,49 @@ def test_11_6_unsupported_version_is_rendered_with_charset(client: httpx.Client)
 def test_11_6_unknown_path_is_text_and_gone_lambdas_have_none(client: httpx.Client) -> None:
     assert client.get("/v3/no/such/route").headers["content-type"] == TEXT
     assert "content-type" not in client.get("/api/impots/svair").headers
+
+
+def _france_connect_token_with_scope(root: Path, scope: str) -> Path:
+    introspection = {
+        "aud": "a",
+        "iat": 1767225600,
+        "iss": "https://fc.sandbox.invalid",
+        "token_introspection": {
+            "active": True,
+            "exp": 4102444800,
+            "scope": f"openid {scope}",
+            "gender": "female",
+            "family_name": "MARTIN",
+            "given_name": "Camille Louise",
+            "given_name_array": ["Camille", "Louise"],
+            "birthdate": "1988-03-21",
+            "birthplace": "75056",
+            "birthcountry": "99100",
+        },
+    }
+    case = {"description": "qf", "params": {"token": "qf"}, "status": 200, "payload": json.dumps(introspection)}
+    (root / "payloads" / "france_connect").mkdir(parents=True)
+    (root / "payloads" / "france_connect" / "qf.yaml").write_text(yaml.safe_dump(case))
+    return root
+
+
+@pytest.mark.parametrize("mode", MODES, ids=[m.value for m in MODES])
+def test_11_5_v2_france_connect_missing_recipient_is_refused_after_cacheable(mode: MatchMode, tmp_path: Path) -> None:
+    """On the FranceConnect flow a missing recipient is refused by `FranceConnectable`'s own check, declared
+    after `Cacheable`; a recipient that is sent but invalid is refused by the v2 base check, before it."""
+    layers = [ROOT, _france_connect_token_with_scope(tmp_path, "quotient_familial")]
+    with served(mode, layers) as http:
+        missing = http.get(QF_V2, headers=bearer("qf"))
+        invalid = http.get(QF_V2, params={"recipient": "123"}, headers=bearer("qf"))
+        served_case = http.get(QF_V2, params=RECIPIENT, headers=bearer("qf"))
+    detail = "Le paramètre recipient n'est pas un siret valide"
+    for response in (missing, invalid):
+        assert response.status_code == 400
+        assert response.json() == {"error": "bad_request", "reason": detail, "message": detail}
+    assert cached_headers(missing) == CACHED
+    assert cached_headers(invalid) == NOT_CACHED
+    assert served_case.status_code == 200
+    assert (
+        served_case.headers["x-sandbox-case"]
+        == "api_particulier_v2_cnav_quotient_familial_v2/200-cnaf-parent-seul-2-enfants.yaml"
+    )

@@ -26,6 +26,7 @@ from typing import Any
 
 from sandbox.load.snapshot import OperationTable, Prepared, Snapshot
 from sandbox.rules.bounded_cache import BoundedCache
+from sandbox.rules.coercion import is_blank
 from sandbox.rules.errors import france_connect_malformed_token, france_connect_revoked_token
 from sandbox.rules.franceconnect import DEFAULT_MAPPING, civility_parameters
 from sandbox.rules.gone import gone_route
@@ -34,7 +35,7 @@ from sandbox.rules.matching import NO_FACTS, Params, RequestFacts, parse_query
 from sandbox.rules.operations import Api, Operation
 from sandbox.rules.routing import RouteMatch, api_of_host
 from sandbox.rules.tokens import Denial, TokenSources, User, authenticate, bearer_token, granted
-from sandbox.rules.tracking import entreprise_tracking_errors, recipient_error
+from sandbox.rules.tracking import RECIPIENT, entreprise_tracking_errors, recipient_error
 from sandbox.rules.unreadable import unreadable
 from sandbox.serve import replies
 from sandbox.serve.franceconnect import FranceConnectSession
@@ -245,7 +246,9 @@ class _Exchange:
             return replies.unsupported_version(self.routed.version), None
         recipient = recipient_error(self.query, required=not operation.is_v2 or session is not None)
         if recipient is not None:
-            return replies.bad_recipient(operation, recipient, france_connect=session is not None), None
+            # v2 checks a sent recipient before `Cacheable`; a FranceConnect call's missing one after it
+            after_cacheable = session is not None and is_blank(self.query.get(RECIPIENT))
+            return replies.bad_recipient(operation, recipient, after_cacheable=after_cacheable), None
         if session is not None:
             checked, looked_up = self._identity_params(session)
         else:

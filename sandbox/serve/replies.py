@@ -83,10 +83,11 @@ def tracking_missing(problems: Sequence[ApiError]) -> Prepared:
     return json_api(422, problems, "validation-error", rendering.JSON)
 
 
-def bad_recipient(operation: Operation, error: ApiError, *, france_connect: bool = False) -> Prepared:
-    """v2 checks the recipient before `Cacheable` runs, except on the FranceConnect flow (checked after it)."""
+def bad_recipient(operation: Operation, error: ApiError, *, after_cacheable: bool = False) -> Prepared:
+    """v2 checks a sent recipient before `Cacheable` runs; the FranceConnect flow's missing one is
+    refused after it (`after_cacheable`)."""
     if operation.is_v2:
-        extra = rendering.CACHE_HEADERS if france_connect else ()
+        extra = rendering.CACHE_HEADERS if after_cacheable else ()
         return reply(400, errors.v2_body("bad_request", error.detail), rendering.JSON, "validation-error", extra)
     return json_api(422, [error], "validation-error", rendering.JSON, cached=True)
 
