@@ -31,6 +31,7 @@ QF_V2 = "/api/v2/composition-familiale-v2"
 INE = "/v3/cnous/etudiant_boursier/ine"
 JSON = "application/json; charset=utf-8"
 JSON_API = "application/vnd.api+json; charset=utf-8"
+JSON_API_BARE = "application/vnd.api+json"  # what a v3 controller writes itself (spec §11.6)
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +228,7 @@ def test_invalid_recipient(client: httpx.Client) -> None:
 def test_invalid_siren_and_siret(client: httpx.Client) -> None:
     siren = client.get("/v3/insee/sirene/unites_legales/000000001", params=TRACKING, headers=bearer())
     assert siren.status_code == 422
-    assert siren.headers["content-type"] == JSON_API
+    assert siren.headers["content-type"] == JSON_API_BARE
     assert [e["code"] for e in siren.json()["errors"]] == ["00301"]
     assert siren.json()["errors"][0]["source"] == {"parameter": "siren"}
     siret = client.get("/v3/insee/sirene/etablissements/13002526500012", params=TRACKING, headers=bearer())
@@ -264,7 +265,7 @@ def test_civility_rules_v3(client: httpx.Client, change: dict[str, Any], code: s
     params = {k: v for k, v in {**CIVILITY, **change}.items() if v is not None}
     response = client.get(CNOUS_CIVILITY, params=params, headers=bearer())
     assert response.status_code == 422
-    assert response.headers["content-type"] == JSON_API
+    assert response.headers["content-type"] == JSON_API_BARE
     assert code in [e["code"] for e in response.json()["errors"]]
     assert all(e["title"] == "Entité non traitable" for e in response.json()["errors"])
 
@@ -305,28 +306,52 @@ def test_version_check_comes_after_authentication(client: httpx.Client) -> None:
 def test_unknown_path_on_each_api(client: httpx.Client, host: str, name: str) -> None:
     response = client.get("/nowhere", headers={"host": host})
     assert response.status_code == 404
-    assert response.text == f"Cette URL n'existe pas sur Api {name}, veuillez vérifier votre URL."
+    assert response.text == f"Cette URL n'existe pas sur API {name}, veuillez vérifier votre URL."  # §11.1
+
+
+ACTES_GONE = (
+    "Cette route a été déplacée. Merci de mettre à jour votre application vers la nouvelle route. Vous pouvez "
+    "consulter la documentation à l'adresse suivante: https://entreprise.api.gouv.fr/catalogue/inpi/rne/actes_bilans"
+)
+INPI_GONE = (
+    "Cette route n'existe plus sur API Entreprise. Vous pouvez consulter la liste des routes sur notre documentation "
+    "OpenAPI: https://entreprise.api.gouv.fr/developpeurs/openapi"
+)
+QF_V1_GONE = (
+    "L'API Quotient Familial v1 n'est plus disponible depuis le 31/10/2025. Veuillez utiliser l'API v2 : "
+    "https://particulier.api.gouv.fr/catalogue/cnav/quotient_familial"
+)
+SVAIR_GONE = (
+    "Cette URL n'existe plus sur API Particulier depuis le 8 janvier 2024. Veuillez mettre à jour votre application."
+)
 
 
 @pytest.mark.parametrize(
-    ("path", "start"),
+    ("path", "text"),
     [
-        ("/v2/etablissements/13002526500013", "Cette URL n'existe plus sur Api entreprise depuis le 15/11/2023"),
-        ("/v3/inpi/unites_legales/130025265/actes", "Cette URL n'existe plus sur API Entreprise"),
-        ("/v3/inpi/unites_legales/130025265/brevets", "Cette URL n'existe plus sur API Entreprise"),
-        ("/v3/inpi/unites_legales/130025265/marques", "Cette URL n'existe plus sur API Entreprise"),
-        ("/v3/inpi/unites_legales/130025265/modeles", "Cette URL n'existe plus sur API Entreprise"),
-        ("/api/caf/famille", "L'API Quotient Familial v1 n'est plus disponible depuis le 31/10/2025"),
-        ("/api/v2/composition-familiale", "L'API Quotient Familial v1 n'est plus disponible depuis le 31/10/2025"),
-        ("/api/impots/svair", "Cette URL n'existe plus sur API Particulier depuis le 8 janvier 2024"),
-        ("/api/v2/avis-imposition", "Cette URL n'existe plus sur API Particulier depuis le 8 janvier 2024"),
+        ("/v3/inpi/unites_legales/130025265/actes", ACTES_GONE),
+        ("/v3/inpi/unites_legales/130025265/brevets", INPI_GONE),
+        ("/v3/inpi/unites_legales/130025265/marques", INPI_GONE),
+        ("/v3/inpi/unites_legales/130025265/modeles", INPI_GONE),
+        ("/api/caf/famille", QF_V1_GONE),
+        ("/api/v2/composition-familiale", QF_V1_GONE),
+        ("/api/impots/svair", SVAIR_GONE),
+        ("/api/v2/avis-imposition", SVAIR_GONE),
     ],
 )
-def test_gone_routes(client: httpx.Client, path: str, start: str) -> None:
+def test_gone_routes(client: httpx.Client, path: str, text: str) -> None:
+    """Spec §11.2: Rack lambdas `[410, {}, [text]]`, exactly these texts and no Content-Type."""
     response = client.get(path)
     assert response.status_code == 410
-    assert response.headers["content-type"].startswith("text/plain")
-    assert response.text.startswith(start)
+    assert "content-type" not in response.headers
+    assert response.text == text
+
+
+def test_entreprise_v2_is_gone(client: httpx.Client) -> None:
+    response = client.get("/v2/etablissements/13002526500013")
+    assert response.status_code == 410
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.text.startswith("Cette URL n'existe plus sur API entreprise depuis le 15/11/2023")
 
 
 def test_meta_routes(client: httpx.Client) -> None:
@@ -375,7 +400,7 @@ def test_rate_limit_429_with_headers() -> None:
         assert answers[19].headers["ratelimit-remaining"] == "0"
         refused = answers[20]
         assert refused.status_code == 429
-        assert refused.headers["content-type"] == JSON
+        assert refused.headers["content-type"] == "application/json"  # spec §7, §11.6: no charset
         assert refused.headers["ratelimit-limit"] == "20"
         assert refused.headers["ratelimit-remaining"] == "0"
         assert refused.headers["ratelimit-reset"] == "1800000001"
@@ -406,7 +431,7 @@ def test_maintenance_windows_apply_only_when_asked() -> None:
         if expected is None:
             assert response.status_code != 503
             continue
-        assert response.status_code == 503 and response.headers["content-type"] == JSON_API
+        assert response.status_code == 503 and response.headers["content-type"] == JSON_API_BARE
         assert response.json() == {
             "errors": [
                 {

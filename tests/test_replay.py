@@ -236,10 +236,10 @@ def test_france_connect_token_table(mode: MatchMode) -> None:
     print(f"\n[{mode.value}] {dict(reached)}; DSNJ FranceConnect statuses: {dsnj}")
     assert {t: reached.get(t, set()) for t in FRANCE_CONNECT_TABLE} == FRANCE_CONNECT_TABLE
     assert dsnj["all_fc"] == 422  # the identity is aged 32: outside the DSNJ window
-    detail = "Le jeton d'accès n'a pas été trouvé ou est expiré."
+    detail = "Le jeton d'accès est mal formaté."  # spec §11.7: what the real FranceConnect answers
     assert unknown.status_code == 401
     assert unknown.json() == {
-        "errors": [{"code": "50002", "title": "Accès non autorisé", "detail": detail, "meta": {}}]
+        "errors": [{"code": "50001", "title": "Accès non autorisé", "detail": detail, "meta": {}}]
     }
     assert unknown_v2.status_code == 401
     assert unknown_v2.json() == {"error": "access_denied", "reason": detail, "message": detail}

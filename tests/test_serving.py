@@ -35,7 +35,7 @@ def test_hit_answers_the_case_bytes_with_its_headers(client: httpx.Client) -> No
     response = client.get(f"/v3/demo/unites_legales/130025265?{TRACKING}")
     assert response.status_code == 200
     assert response.headers["x-sandbox-case"] == "api_entreprise_v3_demo_unites_legales/200.yaml"
-    assert response.headers["content-type"] == "application/vnd.api+json; charset=utf-8"
+    assert response.headers["content-type"] == "application/vnd.api+json"  # spec §11.6: no charset
     assert response.headers["x-response-cached"] == "false"
     assert response.content == b'{"data":{"nom":"\\u003cDINUM\\u003e \\u0026 co","ville":"Paris\\u2028"}}'
 
@@ -82,9 +82,9 @@ def test_particulier_miss_without_not_found_case_says_so(client: httpx.Client) -
 def test_unknown_and_gone_paths(client: httpx.Client) -> None:
     unknown = client.get("/v3/nothing/here")
     assert unknown.status_code == 404
-    assert unknown.text == "Cette URL n'existe pas sur Api entreprise, veuillez vérifier votre URL."
+    assert unknown.text == "Cette URL n'existe pas sur API entreprise, veuillez vérifier votre URL."
     particulier = client.get("/v3/nothing", headers={"host": "staging.particulier.api.gouv.fr"})
-    assert particulier.text == "Cette URL n'existe pas sur Api particulier, veuillez vérifier votre URL."
+    assert particulier.text == "Cette URL n'existe pas sur API particulier, veuillez vérifier votre URL."
     gone = client.get("/api/v2/composition-familiale")
     assert gone.status_code == 410 and "Quotient Familial v1" in gone.text
 
@@ -93,7 +93,7 @@ def test_host_dispatch_keeps_apis_apart(client: httpx.Client) -> None:
     response = client.get(
         f"/v3/demo/unites_legales/130025265?{TRACKING}", headers={"host": "particulier.api.localtest.me"}
     )
-    assert response.status_code == 404 and "Api particulier" in response.text
+    assert response.status_code == 404 and "API particulier" in response.text
 
 
 def test_status_route(client: httpx.Client) -> None:

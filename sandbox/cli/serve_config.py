@@ -32,6 +32,7 @@ from sandbox.rules.matching import MatchMode
 from sandbox.rules.tokens import SECRET_ENVIRONMENT
 from sandbox.serve.access import ADMIN_TOKEN_ENVIRONMENT
 from sandbox.serve.request_limits import (
+    DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_TOTAL_HEADER_BYTES,
     DEFAULT_MAX_URL_BYTES,
@@ -267,6 +268,17 @@ class ServeConfig:
             parse=bounded_int(1, _LARGEST),
             metavar="N",
             help="largest body of POST /__sandbox/webhook (413 over it; default: %(default)s)",
+        ),
+    )
+    max_body_bytes: int = field(
+        default=DEFAULT_MAX_BODY_BYTES,
+        metadata=option(
+            "--max-body-bytes",
+            group=REQUEST_LIMITS,
+            parse=bounded_int(1, _LARGEST),
+            metavar="N",
+            help="largest body of an API request, read only under a JSON Content-Type to check that it "
+            "parses (413 over it; default: %(default)s)",
         ),
     )
     match: str = field(

@@ -38,7 +38,17 @@ from sandbox.load.repository import (
 from sandbox.load.repository_files import FileLimits
 from sandbox.rules import errors, rendering
 from sandbox.rules.maintenance import Window, windows_for
-from sandbox.rules.matching import KeyBuilder, MatchMode, RuleBook, builtin_rulebook
+from sandbox.rules.matching import (
+    NO_FACTS,
+    KeyBuilder,
+    MatchMode,
+    Params,
+    RequestFacts,
+    RuleBook,
+    Unmatchable,
+    builtin_rulebook,
+    without_tracking,
+)
 from sandbox.rules.operations import Operation
 from sandbox.rules.routing import Router
 from sandbox.rules.throttles import Throttle, ThrottleGroup, ThrottleTable, throttle_groups
@@ -90,6 +100,35 @@ class OperationTable:
     near: NearIndex
     # the throttles that count the operation, with this revision's limits (`data/throttle.yml`)
     throttles: tuple[Throttle, ...]
+    # documented mode: the real staging's key and index, tried on a miss, so that every request
+    # that reaches a case on the real staging reaches it here too (None in staging mode)
+    staging: tuple[KeyBuilder, Mapping[str, Prepared]] | None = None
+
+    @property
+    def needs_facts(self) -> bool:
+        """True when a lookup reads the token, the request id or the route version."""
+        return self.keys.needs_facts or (self.staging is not None and self.staging[0].needs_facts)
+
+    def look_up(self, params: Params, facts: RequestFacts = NO_FACTS) -> Prepared | None:
+        """The case these parameters reach, or None (the caller answers the fallback).
+
+        Documented mode: the parameters the case documents, exactly; else the real staging's
+        key (§4.2). Staging mode: the real staging's key only.
+        """
+        found = _found(self.keys, self.index, params, facts)
+        if found is None and self.staging is not None:
+            keys, index = self.staging
+            found = _found(keys, index, params, facts)
+        return found
+
+
+def _found(keys: KeyBuilder, index: Mapping[str, Prepared], params: Params, facts: RequestFacts) -> Prepared | None:
+    if keys.mode is MatchMode.STAGING:
+        params = without_tracking(params)
+    try:
+        return index.get(keys.request_key(params, facts))
+    except Unmatchable:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +204,11 @@ class Layer:
 
 
 def prepare_case(operation: Operation, case: Case, *, fallback: bool = False) -> Prepared:
-    content_type = rendering.JSON if operation.is_v2 else rendering.JSON_API
+    # v3+ controllers write the header themselves (no charset); v2 renders JSON (spec §11.6)
+    content_type = rendering.JSON if operation.is_v2 else rendering.JSON_API_BARE
     pairs = [
         ("Content-Type", content_type),
-        ("X-Response-Cached", "false"),
-        ("X-Cache-Expires-in", ""),
+        *rendering.CACHE_HEADERS,
         ("X-Sandbox-Case", "default" if fallback else case.id),
     ]
     if fallback:
@@ -190,9 +229,8 @@ def _fallback(operation: Operation, cases: Sequence[Case]) -> Prepared:
         return Prepared(
             status=200,
             headers=rendering.headers(
-                ("Content-Type", rendering.JSON_API),
-                ("X-Response-Cached", "false"),
-                ("X-Cache-Expires-in", ""),
+                ("Content-Type", rendering.JSON_API_BARE),
+                *rendering.CACHE_HEADERS,
                 ("X-Sandbox-Case", "default"),
                 ("X-Sandbox-Fallback", "openapi-example"),
             ),
@@ -207,11 +245,12 @@ def _fallback(operation: Operation, cases: Sequence[Case]) -> Prepared:
     if operation.is_v2:
         body, content_type = errors.v2_body("not_found", error.detail), rendering.JSON
     else:
-        body, content_type = errors.json_api_body([error]), rendering.JSON_API
+        body, content_type = errors.json_api_body([error]), rendering.JSON_API_BARE
     return Prepared(
         status=404,
         headers=rendering.headers(
             ("Content-Type", content_type),
+            *rendering.CACHE_HEADERS,
             ("X-Sandbox-Case", "default"),
             ("X-Sandbox-Fallback", "no-case"),
         ),
@@ -277,7 +316,8 @@ def build_snapshot(
         )
         index: dict[str, Prepared] = {}
         owners: dict[str, Case] = {}
-        for case in cases:
+        prepared: dict[int, Prepared] = {}
+        for number, case in enumerate(cases):
             key = keys.case_key(case.params)
             if key in owners and owners[key].layer != case.layer:
                 overrides[case.layer] += 1
@@ -290,7 +330,13 @@ def build_snapshot(
                     )
                 )
             owners[key] = case
-            index[key] = prepare_case(operation, case)
+            prepared[number] = index[key] = prepare_case(operation, case)
+        staging = None
+        if mode is MatchMode.DOCUMENTED and cases:
+            staging_keys = KeyBuilder.for_operation(operation, keys.rule, MatchMode.STAGING)
+            # same answers (the bytes are shared), keyed the real staging's way; the later file wins
+            staging_index = {staging_keys.case_key(case.params): prepared[n] for n, case in enumerate(cases)}
+            staging = (staging_keys, MappingProxyType(staging_index))
         tables[operation_id] = OperationTable(
             operation=operation,
             keys=keys,
@@ -304,6 +350,7 @@ def build_snapshot(
             maintenance=windows_for(operation_id),
             near=NearIndex.build(cases),
             throttles=throttles.for_operation(operation_id),
+            staging=staging,
         )
 
     france_connect = {

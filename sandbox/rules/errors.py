@@ -31,7 +31,8 @@ def flat_body(details: Sequence[str]) -> bytes:
 
 
 def unknown_path_text(api: str) -> bytes:
-    name = "Api particulier" if api == "particulier" else "Api entreprise"
+    """Rails' `errors#not_found`: `api_kind.humanize` with the `API` acronym inflection (§11.1)."""
+    name = "API particulier" if api == "particulier" else "API entreprise"
     return f"Cette URL n'existe pas sur {name}, veuillez vérifier votre URL.".encode()
 
 
@@ -66,15 +67,24 @@ def unsupported_version(version: str) -> ApiError:
     return load_catalogue().error("00402", version=version)
 
 
-def france_connect_unknown_token() -> ApiError:
-    return load_catalogue().error("50002")
-
-
-def france_connect_missing_token() -> ApiError:
+def france_connect_malformed_token() -> ApiError:
+    """An unknown FranceConnect token (real FranceConnect: `invalid_request`, §11.7), or none at all."""
     return load_catalogue().error("50001")
+
+
+def france_connect_revoked_token() -> ApiError:
+    """An introspection with `active: false`, or expired where expiry is simulated (§5.2, §11.7)."""
+    return load_catalogue().error("50002")
 
 
 def maintenance(provider_code: str, provider: str, start: str, end: str, retry_in: int) -> ApiError:
     """`<provider code>020`: the catalogue's `00020` with the provider's two digits (spec §3.8)."""
     error = load_catalogue().error("00020", start=start, end=end)
     return replace(error, code=f"{provider_code}{error.code[2:]}", meta={"provider": provider, "retry_in": retry_in})
+
+
+def bad_request(message: str | None = None) -> ApiError:
+    """`BadRequestError` (§3.6): "Votre requête est invalide", with Rails' message when there is one."""
+    if message is None:
+        return load_catalogue().error("00401:bad_request")
+    return load_catalogue().error("00401:bad_request_message", message=message)

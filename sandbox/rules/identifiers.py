@@ -27,6 +27,7 @@ __all__ = [
     "is_siret_or_rna",
     "is_uuid",
     "luhn_valid",
+    "request_id_of",
 ]
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -121,3 +122,15 @@ def is_siret_or_rna(value: object) -> bool:
 
 def is_siren_or_siret_or_rna(value: object) -> bool:
     return is_siren(value) or is_siret(value) or is_rna(value)
+
+
+_REQUEST_ID_DROPPED = re.compile(r"[^A-Za-z0-9_\-@]")
+
+
+def request_id_of(header: str | None) -> str | None:
+    """The request id Rails gives the application for an `X-Request-Id` header (§11.8):
+    `ActionDispatch::RequestId` keeps word characters, `-` and `@`, at most 255 of them.
+    None: no header, or a blank one (Rails then makes a random UUID)."""
+    if header is None or not header.strip():
+        return None
+    return _REQUEST_ID_DROPPED.sub("", header)[:255]

@@ -35,7 +35,7 @@ class Window:
             return None
         if self.days and local.isoweekday() not in self.days:
             return None
-        if not self.start <= local.time() < self.end:
+        if not self.start <= local.time() <= self.end:  # `Range#cover?`: the end is in (§11.8)
             return None
         end = datetime.datetime.combine(local.date(), self.end, tzinfo=PARIS)
         retry_in = max(int((end - local).total_seconds()), 0)

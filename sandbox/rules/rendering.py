@@ -7,9 +7,16 @@ import json
 import re
 from typing import Any
 
+# Content types as they come on the wire (spec §11.6): Rails adds `; charset=utf-8` when it sets
+# the type itself (`render json:`, `render content_type:` on a response without one), not when a
+# v3 controller wrote the header directly before rendering (cases, `404.yaml`, 422, 503).
 JSON_API = "application/vnd.api+json; charset=utf-8"
+JSON_API_BARE = "application/vnd.api+json"
 JSON = "application/json; charset=utf-8"
+JSON_BARE = "application/json"  # the 429 of Rack::Attack
 TEXT = "text/plain; charset=utf-8"
+# What every answer of an organizer route carries once `Cacheable` ran (§4.7, §11.5).
+CACHE_HEADERS = (("X-Response-Cached", "false"), ("X-Cache-Expires-in", ""))
 
 # ActiveSupport escapes these in every JSON string it writes.
 _RAILS_ESCAPES = str.maketrans(

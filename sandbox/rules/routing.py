@@ -3,6 +3,10 @@
 Both APIs share one port: their path templates never collide. Templates are
 grouped by family, the template with its version segment generalised, so that a
 path under an unserved version (`/v9/...`) still names its operation family.
+
+As in Rails routes (spec §11.8): a path segment never holds a dot, except for an optional
+`.format` suffix on the last one (`/v3/insee/sirene/unites_legales/552049447.json` routes like
+the path without it), and the alias paths of `routes.yaml` reach their operation too.
 """
 
 from __future__ import annotations
@@ -10,6 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import yaml
 
 from sandbox.rules.operations import Api, Operation
 
@@ -100,6 +108,40 @@ def _generalised(parts: list[str]) -> list[str]:
     return parts if index is None else [*parts[:index], "v*", *parts[index + 1 :]]
 
 
+def without_format(path: str) -> str:
+    """The path without Rails' optional `.format` suffix on its last segment (`…/552049447.json` → `…/552049447`)."""
+    head, _, last = path.rpartition("/")
+    stem, dot, suffix = last.partition(".")
+    if not dot or not stem or not suffix or "." in suffix:
+        return path
+    return f"{head}/{stem}"
+
+
+@lru_cache(maxsize=1)
+def _alias_groups() -> tuple[tuple[tuple[str, re.Pattern[str]], ...], ...]:
+    """Each group of `routes.yaml` `aliases`: its paths, with a pattern that captures the version."""
+    text = resources.files("sandbox.rules").joinpath("routes.yaml").read_text(encoding="utf-8")
+    groups = yaml.load(text, Loader=yaml.CSafeLoader)["aliases"]
+    return tuple(
+        tuple(
+            (str(path), re.compile("^" + re.escape(str(path)).replace(re.escape("{version}"), r"(\d+)") + "$"))
+            for path in group
+        )
+        for group in groups
+    )
+
+
+def alias_paths(path: str) -> tuple[str, ...]:
+    """The other paths that reach the operation documented at `path`, under its version (`routes.yaml`)."""
+    for group in _alias_groups():
+        for template, pattern in group:
+            found = pattern.match(path)
+            if found is not None:
+                version = found.group(1)
+                return tuple(other.replace("{version}", version) for other, _ in group if other != template)
+    return ()
+
+
 class Router:
     """Immutable once built; matching walks a segment tree (literals first, then parameters)."""
 
@@ -108,12 +150,13 @@ class Router:
         self._families = _Node()
         self._seen: dict[tuple[str, Api | None], object] = {}
         for operation in operations:
-            template = _parse(operation.path)
-            self._exact.add(template.segments, (template, operation))
-            family = list(template.segments)
-            if template.version_index is not None:
-                family[template.version_index] = "v*"
-            self._families.add(tuple(family), (template, operation))
+            for path in (operation.path, *alias_paths(operation.path)):
+                template = _parse(path)
+                self._exact.add(template.segments, (template, operation))
+                family = list(template.segments)
+                if template.version_index is not None:
+                    family[template.version_index] = "v*"
+                self._families.add(tuple(family), (template, operation))
 
     def match(self, path: str, api: Api | None = None) -> RouteMatch | VersionMiss | None:
         """Remembered per path (bounded): the same paths come back on every request."""
@@ -129,7 +172,9 @@ class Router:
         return found  # type: ignore[return-value]
 
     def _match(self, path: str, api: Api | None) -> RouteMatch | VersionMiss | None:
-        parts = [p for p in path.split("/") if p]
+        parts = [p for p in without_format(path).split("/") if p]
+        if any("." in part for part in parts):
+            return None  # a Rails segment never holds a dot
         found = self._exact.find(parts, 0, api)
         if found is not None:
             template, operation = found

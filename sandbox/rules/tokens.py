@@ -64,6 +64,37 @@ def bearer_token(authorization: str | None) -> str | None:
     return None if "\n" in token else token
 
 
+@dataclass(frozen=True, slots=True)
+class TokenSources:
+    """Where a request may carry its API token (§2.1); None: not sent."""
+
+    bearer: str | None  # `Authorization: Bearer <token>` (None when the header has another form)
+    api_key: str | None  # `X-Api-Key`
+    query: str | None  # `?token=`
+    authorization_sent: bool = False  # an `Authorization` header of any form
+
+    @property
+    def rate_limit_token(self) -> str | None:
+        """The raw token Rack::Attack keys an unresolved request on (`extract_token_from_request`):
+        the `Authorization` header's Bearer (`X-Api-Key` only when there is no `Authorization`),
+        else `?token=`; None when blank: such a request is not counted (§11.4)."""
+        header = self.bearer if self.authorization_sent else self.api_key
+        token = header if header is not None else self.query
+        return token if token and not token.isspace() else None
+
+    @classmethod
+    def of_request(cls, headers: Mapping[str, str], query: Mapping[str, object]) -> TokenSources:
+        """From lower-case header names and the parsed query (`?token[]=…` is no token)."""
+        authorization = headers.get("authorization")
+        token = query.get("token")
+        return cls(
+            bearer=bearer_token(authorization),
+            api_key=headers.get("x-api-key"),
+            query=token if isinstance(token, str) else None,
+            authorization_sent=authorization is not None,
+        )
+
+
 class TokenVerifier:
     """Verifies API JWTs; immutable configuration, a bounded cache of results."""
 
@@ -91,7 +122,7 @@ class TokenVerifier:
         return user
 
     def first_user(self, candidates: Iterable[str | None]) -> tuple[User | None, str | None]:
-        """The first candidate token that decodes, as the current staging resolves tokens (§2.1)."""
+        """The first candidate token that decodes (a list of tokens a caller accepts alike)."""
         first_raw = None
         for token in candidates:
             if not token:
@@ -101,6 +132,33 @@ class TokenVerifier:
             if user is not None:
                 return user, token
         return None, first_raw
+
+    def resolve(self, sources: TokenSources) -> tuple[User | None, str | None]:
+        """The user of a request and the raw token its rate limit is keyed on (§2.1, §7, §11.3).
+
+        The middleware decodes the first token *present* (Bearer, then `X-Api-Key`, then
+        `?token=`) and that one only; when it does not decode, the controller tries `?token=`
+        (else the Bearer) once more. So an invalid Bearer hides a valid `X-Api-Key` (401) but
+        not a valid `?token=` (200). A header sent empty is present (Ruby's `""` is true).
+        """
+        user = self.middleware_user(sources)
+        if user is None:
+            second = sources.query if sources.query is not None else sources.bearer
+            user = self.user(second) if second else None
+        return user, sources.rate_limit_token
+
+    def middleware_user(self, sources: TokenSources) -> User | None:
+        """The user the middleware resolves (the first token present, decoded): what Rack::Attack sees."""
+        first = next((t for t in (sources.bearer, sources.api_key, sources.query) if t is not None), None)
+        return self.user(first) if first else None
+
+    def counted_as(self, sources: TokenSources) -> tuple[str | None, str | None]:
+        """(jti, raw token) a request's rate-limit counters are keyed on (§7, §11.4): the middleware
+        user's `jti`, else the raw token; (None, None): no token at all, not counted."""
+        user = self.middleware_user(sources)
+        if user is not None:
+            return user.jti, sources.rate_limit_token
+        return None, sources.rate_limit_token
 
     def _verify(self, token: str) -> User | None:
         claims = self._claims(token)

@@ -18,11 +18,12 @@ from sandbox.load.snapshot import Prepared, Snapshot, SnapshotHolder
 from sandbox.load.sync import Syncer
 from sandbox.rules import rendering
 from sandbox.rules.bounded_cache import BoundedCache
+from sandbox.rules.unreadable import reads_body
 from sandbox.serve import replies
 from sandbox.serve.access import AdminPolicy
 from sandbox.serve.journal import PATH_CHARS, QUERY_CHARS, Entry, Journal, journal_text
 from sandbox.serve.pipeline import IncomingRequest, Services, answer
-from sandbox.serve.request_limits import NOSNIFF, oversize
+from sandbox.serve.request_limits import NOSNIFF, announced_too_large, body_too_large, oversize, read_body
 from sandbox.serve.response_validation import ResponseValidators, SchemaOutcome
 
 SANDBOX_PREFIX = "/__sandbox"
@@ -81,7 +82,13 @@ class SandboxApp:
             return
         started = time.perf_counter()
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        request = IncomingRequest(scope["method"], path, scope["query_string"], headers)
+        body = await self._body(scope, receive, headers.get("content-type"))
+        if body is None:
+            too_large = body_too_large(self.services.limits.max_body_bytes)
+            prepared = replies.reply(413, too_large.text.encode(), rendering.TEXT, too_large.outcome)
+            await _send_prepared(send, prepared, scope["method"], (snapshot.revision_header, NOSNIFF))
+            return
+        request = IncomingRequest(scope["method"], path, scope["query_string"], headers, body)
         answered = answer(snapshot, request, self.services)
         prepared, operation_id = answered.prepared, answered.operation_id
         extra = [(b"content-length", b"%d" % len(prepared.body)), snapshot.revision_header, NOSNIFF]
@@ -109,6 +116,13 @@ class SandboxApp:
                 schema_errors=tuple(str(e) for e in verdict.errors) if verdict else (),
             )
         )
+
+    async def _body(self, scope: Scope, receive: Receive, content_type: str | None) -> bytes | None:
+        """The body when Rails would parse it (a JSON `Content-Type`, §3.6), else b""; None: over the limit."""
+        limit = self.services.limits.max_body_bytes
+        if announced_too_large(scope, limit):
+            return None
+        return await read_body(receive, limit) if reads_body(content_type) else b""
 
     def _schema_outcome(self, snapshot: Snapshot, operation_id: str, prepared: Prepared) -> SchemaOutcome:
         """Validators compiled once per snapshot; a verdict remembered per (operation, status, body)."""

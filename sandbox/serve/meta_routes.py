@@ -1,6 +1,8 @@
 """The routes around the operations (spec §1.5): pings, privileges, introspection, OpenAPI downloads.
 
-`POST /api/reload-mocks` needs the sync machinery and lives in the app.
+Pings follow the provider table of `rules/pings.py`; privileges and introspection are API
+controllers: their token is resolved as on the operations (§11.3) and a request Rails cannot
+read is refused first (§3.6). `POST /api/reload-mocks` needs the sync machinery and lives in the app.
 """
 
 from __future__ import annotations
@@ -8,14 +10,15 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from sandbox.load.snapshot import Prepared, Snapshot
 from sandbox.rules import rendering
 from sandbox.rules.matching import parse_query
 from sandbox.rules.operations import Api
+from sandbox.rules.pings import ping_list, pings
 from sandbox.rules.rendering import encode_json
-from sandbox.rules.tokens import Denial, authenticate, bearer_token
+from sandbox.rules.tokens import Denial, TokenSources, User, authenticate
+from sandbox.rules.unreadable import unreadable
 from sandbox.serve import replies
 
 # A generated RSA public key: the real one encrypts FranceConnect payloads, which a sandbox never sees.
@@ -42,8 +45,8 @@ DOCUMENT_CSP = "default-src 'none'; sandbox"
 _META_PREFIXES = ("/api/", "/ping", "/pings", "/privileges", "/v2/privileges", "/open-api", "/v3/openapi")
 _META_SUFFIXES = ("/ping",)
 _ENTREPRISE_PING = re.compile(r"^/v\d+/ping/?$")
-_PROVIDER_PING = re.compile(r"^/ping/.+")
-_PARTICULIER_PROVIDER_PING = re.compile(r"^/api/[^/]+/ping/?$")
+_PROVIDER_PING = re.compile(r"^/ping/(.+?)/?$")
+_PARTICULIER_PROVIDER_PING = re.compile(r"^/api/([^/]+)/ping/?$")
 # path → (API, document family, Content-Type); None: no Content-Type, as the real route sends. Safe
 # even though the document is the fixture repository's (hostile) text: every answer carries
 # `nosniff`, so a browser never sniffs it as HTML, and the downloads add a sandboxing CSP.
@@ -68,55 +71,97 @@ def _ping_status(now: float) -> bytes:
 
 
 def meta_answer(
-    snapshot: Snapshot, path: str, headers: Mapping[str, str], query_string: bytes, api: Api | None, now: float
+    snapshot: Snapshot,
+    path: str,
+    headers: Mapping[str, str],
+    query_string: bytes,
+    api: Api | None,
+    now: float,
+    body: bytes = b"",
 ) -> Prepared | None:
     """The answer of a meta route, or None when `path` is not one (the common case: kept cheap)."""
     if path.endswith("/ping") and api is None and _ENTREPRISE_PING.match(path):
         return _ok(b"", None)
     if not path.startswith(_META_PREFIXES) and not path.endswith(_META_SUFFIXES):
         return None
-    query = parse_query(query_string)
+    request = _MetaRequest(snapshot, headers, query_string, now, body)
     if path.startswith("/api/"):
-        return None if api == "entreprise" else _particulier(snapshot, path, headers, query, now)
-    return None if api == "particulier" else _entreprise(snapshot, path, headers, query, now)
+        return None if api == "entreprise" else _particulier(request, path)
+    return None if api == "particulier" else _entreprise(request, path)
 
 
-def _entreprise(
-    snapshot: Snapshot, path: str, headers: Mapping[str, str], query: Mapping[str, Any], now: float
-) -> Prepared | None:
+class _MetaRequest:
+    """What the meta routes read of a request."""
+
+    __slots__ = ("body", "headers", "now", "query_string", "snapshot")
+
+    def __init__(
+        self, snapshot: Snapshot, headers: Mapping[str, str], query_string: bytes, now: float, body: bytes
+    ) -> None:
+        self.snapshot, self.headers, self.query_string, self.now, self.body = snapshot, headers, query_string, now, body
+
+    @property
+    def base_url(self) -> str:
+        """Rails' `request.base_url`: the forwarded protocol and host when a proxy sends them."""
+        proto = self.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        scheme = "https" if proto == "https" else "http"
+        forwarded = self.headers.get("x-forwarded-host", "").strip()
+        host = re.split(r",\s?", forwarded)[-1] if forwarded else self.headers.get("host", "127.0.0.1")
+        standard = ":443" if scheme == "https" else ":80"
+        return f"{scheme}://{host.removesuffix(standard)}"
+
+    def authenticated(self, api: Api, *, v2: bool) -> tuple[User | None, Prepared | None]:
+        """The user of an API controller route, or the refusal (a request Rails cannot read comes first)."""
+        problem = unreadable(self.headers.get("content-type"), self.body, self.query_string)
+        if problem is not None:
+            return None, replies.bad_request(v2, problem)
+        query = parse_query(self.query_string)
+        user, _ = self.snapshot.verifier.resolve(TokenSources.of_request(self.headers, query))
+        denial = authenticate(user, self.now)
+        if denial is not None or user is None:
+            return None, _refusal(denial, api, v2=v2)
+        return user, None
+
+
+def _provider_ping(api: Api, provider: str, now: float) -> Prepared:
+    """Staging fakes every listed provider's ping; an unknown one is 404 `{}`."""
+    if provider in pings()[api]:
+        return _ok(_ping_status(now))
+    return replies.reply(404, b"{}", rendering.JSON, "meta")
+
+
+def _entreprise(request: _MetaRequest, path: str) -> Prepared | None:
     if path.endswith("/ping") and _ENTREPRISE_PING.match(path):
         return _ok(b"", None)
-    if path.startswith("/ping/") and _PROVIDER_PING.match(path):
-        return _ok(_ping_status(now))
+    provider = _PROVIDER_PING.match(path) if path.startswith("/ping/") else None
+    if provider is not None:
+        return _provider_ping("entreprise", provider.group(1), request.now)
     if path == "/pings":
-        return _ok(b"[]")
+        return _ok(encode_json(ping_list("entreprise", request.base_url)))
     if path in ("/privileges", "/v2/privileges"):
-        user = _user(snapshot, headers, query)
-        denial = authenticate(user, now)
-        if denial is not None or user is None:
-            return _refusal(denial, "entreprise", v2=False)
+        user, refused = request.authenticated("entreprise", v2=False)
+        if user is None:
+            return refused
         return _ok(encode_json({"data": {"privileges": list(user.scope_list)}}))
-    return _document(snapshot, path)
+    return _document(request.snapshot, path)
 
 
-def _particulier(
-    snapshot: Snapshot, path: str, headers: Mapping[str, str], query: Mapping[str, Any], now: float
-) -> Prepared | None:
+def _particulier(request: _MetaRequest, path: str) -> Prepared | None:
     if path == "/api/ping":
         return _ok(b"", None)
-    if path.endswith("/ping") and _PARTICULIER_PROVIDER_PING.match(path):
-        return _ok(_ping_status(now))
+    provider = _PARTICULIER_PROVIDER_PING.match(path) if path.endswith("/ping") else None
+    if provider is not None:
+        return _provider_ping("particulier", provider.group(1), request.now)
     if path == "/api/pings":
-        return _ok(b"[]")
+        return _ok(encode_json(ping_list("particulier", request.base_url)))
     if path == "/api/introspect":
-        user = _user(snapshot, headers, query)
-        denial = authenticate(user, now)
-        if denial is not None or user is None:
-            return _refusal(denial, "particulier", v2=True)
+        user, refused = request.authenticated("particulier", v2=True)
+        if user is None:
+            return refused
         return _ok(encode_json({"_id": user.jti, "name": "", "scopes": list(user.scope_list)}))
     if path == "/api/france_connect_jwks":
         return _ok(encode_json(JWKS))
-    return _document(snapshot, path)
+    return _document(request.snapshot, path)
 
 
 def _document(snapshot: Snapshot, path: str) -> Prepared | None:
@@ -128,18 +173,6 @@ def _document(snapshot: Snapshot, path: str) -> Prepared | None:
     if body is None:
         return None
     return _ok(body, content_type, (("Access-Control-Allow-Origin", "*"), ("Content-Security-Policy", DOCUMENT_CSP)))
-
-
-def _user(snapshot: Snapshot, headers: Mapping[str, str], query: Mapping[str, Any]) -> Any:
-    token = query.get("token")
-    user, _ = snapshot.verifier.first_user(
-        (
-            bearer_token(headers.get("authorization")),
-            headers.get("x-api-key"),
-            token if isinstance(token, str) else None,
-        )
-    )
-    return user
 
 
 def _refusal(denial: Denial | None, api: Api, *, v2: bool) -> Prepared:

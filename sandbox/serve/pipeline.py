@@ -2,6 +2,7 @@
 
 The order of the gates is the real staging's (spec §3.1), first failure wins:
 
+* every API route: the rate limit, then a request Rails cannot read (§3.6, 400 00401);
 * Entreprise v3+: token, scopes, tracking parameters, version, recipient, maintenance,
   parameter validation, lookup.
 * Particulier v3+: token (or FranceConnect), scopes, version, recipient, maintenance,
@@ -25,14 +26,17 @@ from typing import Any
 
 from sandbox.load.snapshot import OperationTable, Prepared, Snapshot
 from sandbox.rules.bounded_cache import BoundedCache
-from sandbox.rules.errors import france_connect_missing_token, france_connect_unknown_token
+from sandbox.rules.coercion import is_blank
+from sandbox.rules.errors import france_connect_malformed_token, france_connect_revoked_token
 from sandbox.rules.franceconnect import DEFAULT_MAPPING, civility_parameters
 from sandbox.rules.gone import gone_route
-from sandbox.rules.matching import NO_FACTS, MatchMode, Params, RequestFacts, Unmatchable, parse_query, without_tracking
+from sandbox.rules.identifiers import request_id_of
+from sandbox.rules.matching import NO_FACTS, Params, RequestFacts, parse_query
 from sandbox.rules.operations import Api, Operation
 from sandbox.rules.routing import RouteMatch, api_of_host
-from sandbox.rules.tokens import Denial, User, authenticate, bearer_token, granted
-from sandbox.rules.tracking import entreprise_tracking_errors, recipient_error
+from sandbox.rules.tokens import Denial, TokenSources, User, authenticate, bearer_token, granted
+from sandbox.rules.tracking import RECIPIENT, entreprise_tracking_errors, recipient_error
+from sandbox.rules.unreadable import unreadable
 from sandbox.serve import replies
 from sandbox.serve.franceconnect import FranceConnectSession
 from sandbox.serve.meta_routes import meta_answer
@@ -51,10 +55,16 @@ class IncomingRequest:
     path: str
     query_string: bytes
     headers: Mapping[str, str]  # lower-case names
+    body: bytes = b""  # read only when Rails would parse it (a JSON Content-Type), bounded
 
     @property
     def host(self) -> str:
         return self.headers.get("host", "")
+
+    @property
+    def request_id(self) -> str | None:
+        """The request id the application sees (`X-Request-Id`, sanitised as Rails does)."""
+        return request_id_of(self.headers.get("x-request-id"))
 
 
 @dataclass(slots=True)
@@ -124,16 +134,18 @@ def answer(snapshot: Snapshot, request: IncomingRequest, services: Services) -> 
     host_api = api_of_host(request.host)
     routed = snapshot.router.match(request.path, host_api)
     operation = None if routed is None else routed.operation if isinstance(routed, RouteMatch) else routed.family[0]
-    if request.method not in ("GET", "HEAD"):
-        return Answer(replies.unknown_path(_guess_api(request)), operation)
-    meta = meta_answer(snapshot, request.path, request.headers, request.query_string, host_api, services.clock())
-    if meta is not None:
-        return Answer(meta, operation)
-    gone = gone_route(request.path, host_api)
+    reading = request.method in ("GET", "HEAD")  # Rails' `get` routes answer HEAD too
+    if reading:
+        meta = meta_answer(
+            snapshot, request.path, request.headers, request.query_string, host_api, services.clock(), request.body
+        )
+        if meta is not None:
+            return Answer(meta, operation)
+    gone = gone_route(request.path, host_api, request.method)
     if gone is not None:
-        return Answer(replies.gone(gone.text), operation)
-    if operation is None:
-        return Answer(replies.unknown_path(_guess_api(request)), None)
+        return Answer(replies.gone(gone), operation)
+    if operation is None or not reading:
+        return Answer(replies.unknown_path(_guess_api(request)), operation)
     return Answer(_Exchange(snapshot, snapshot.tables[operation.id], request, services, routed).run(), operation)
 
 
@@ -175,15 +187,15 @@ class _Exchange:
 
     def _gates(self) -> Prepared:
         operation = self.table.operation
-        session, user, raw_token = self._resolve_token()
-        refused = self._rate_limit(user, raw_token)
+        session, user, _raw = self._resolve_token()
+        refused = self._rate_limit() or self._unreadable()
         if refused is not None:
             return refused
         if self.table.identity is not None and self._france_connect_bearer is not None:
-            if session is None or not session.usable(
-                self.services.clock(), check_expiry=self.services.france_connect_expiry
-            ):
-                return replies.france_connect_refused(operation, france_connect_unknown_token())
+            if session is None:  # real FranceConnect: `invalid_request` (§11.7)
+                return replies.france_connect_refused(operation, france_connect_malformed_token())
+            if not session.usable(self.services.clock(), check_expiry=self.services.france_connect_expiry):
+                return replies.france_connect_refused(operation, france_connect_revoked_token())
         else:
             denial = authenticate(user, self.services.clock())
             if denial is Denial.INVALID:
@@ -192,7 +204,7 @@ class _Exchange:
                 return replies.expired_token(operation.api, operation.is_v2)
             if operation.is_france_connect:
                 # A v3 FranceConnect route reached with an API token: real staging fails (500).
-                return replies.france_connect_refused(operation, france_connect_missing_token())
+                return replies.france_connect_refused(operation, france_connect_malformed_token())
         assert user is not None
         if self.services.check_scopes and not granted(user.scopes, self.table.scopes):
             return replies.insufficient_scopes(operation.api, operation.is_v2)
@@ -208,14 +220,14 @@ class _Exchange:
 
     def _remembered_parameter_gates(self) -> _Outcome:
         """The parameter gates depend only on the request and the snapshot: remembered, bounded."""
-        if self.table.keys.needs_facts:
+        if self.table.needs_facts:
             return self._parameter_gates(None)
         request = self.request
         key = (
             self.table.operation.id,
             request.path,
             request.query_string,
-            request.headers.get("x-request-id"),
+            request.request_id,
             self.services.today(),
         )
         outcome: _Outcome | None = self.services.remembered(self.snapshot, key)
@@ -234,12 +246,14 @@ class _Exchange:
             return replies.unsupported_version(self.routed.version), None
         recipient = recipient_error(self.query, required=not operation.is_v2 or session is not None)
         if recipient is not None:
-            return replies.bad_recipient(operation, recipient), None
+            # v2 checks a sent recipient before `Cacheable`; a FranceConnect call's missing one after it
+            after_cacheable = session is not None and is_blank(self.query.get(RECIPIENT))
+            return replies.bad_recipient(operation, recipient, after_cacheable=after_cacheable), None
         if session is not None:
             checked, looked_up = self._identity_params(session)
         else:
             checked = looked_up = self._request_params()
-        request_id = self.request.headers.get("x-request-id")
+        request_id = self.request.request_id
         problems = self.table.checks.errors(checked, today=self.services.today(), request_id=request_id)
         if problems:
             return None, replies.invalid_parameters(operation, problems)
@@ -262,7 +276,7 @@ class _Exchange:
         return bearer_token(self.request.headers.get("authorization"))
 
     def _resolve_token(self) -> tuple[FranceConnectSession | None, User | None, str | None]:
-        headers = self.request.headers
+        """A FranceConnect session (a Bearer on a FranceConnect route), or the API user (§2.1, §11.3)."""
         bearer = self._france_connect_bearer
         if self.table.identity is not None and bearer is not None:
             case = self.snapshot.france_connect.get(bearer.lower())
@@ -270,25 +284,37 @@ class _Exchange:
                 return None, None, bearer
             session = FranceConnectSession.from_case(case)
             return session, session.user(v2=self.table.operation.is_v2), bearer
-        verifier = self.snapshot.verifier
-        user, raw = verifier.first_user((bearer, headers.get("x-api-key")))
-        if user is None:
-            token_param = self.query.get("token")
-            if isinstance(token_param, str):
-                user, raw = verifier.first_user((raw, token_param))
+        user, raw = self.snapshot.verifier.resolve(self._token_sources())
         return None, user, raw
 
-    def _rate_limit(self, user: User | None, raw_token: str | None) -> Prepared | None:
+    def _token_sources(self) -> TokenSources:
+        # the query is parsed only when it may name a token (`token=`, or an encoded name)
+        query_string = self.request.query_string
+        query = self.query if b"token" in query_string or b"%" in query_string else {}
+        return TokenSources.of_request(self.request.headers, query)
+
+    def _rate_limit(self) -> Prepared | None:
+        """Keyed on the token the middleware resolves, else the raw token; no token: not counted (§11.4)."""
         limiter = self.services.limiter
         if limiter is None:
             return None
-        jti = user.jti if user is not None and self.services.rate_limit_key == "jti" else None
+        jti, raw_token = self.snapshot.verifier.counted_as(self._token_sources())
+        if self.services.rate_limit_key != "jti":
+            jti = None
+        counted = jti is not None or raw_token is not None
         v2_key = self.request.headers.get("x-api-key") if "/api/v2/" in self.request.path else None
-        decision = limiter.count(self.table.throttles, discriminator(jti, raw_token), v2_api_key=v2_key)
+        throttles = self.table.throttles if counted else ()
+        decision = limiter.count(throttles, discriminator(jti, raw_token), v2_api_key=v2_key)
         self.rate_headers = decision.headers
         if not decision.allowed:
             return replies.too_many_requests(self.request.path)
         return None
+
+    def _unreadable(self) -> Prepared | None:
+        """A `Content-Type`, a query string or a JSON body Rails cannot parse (§3.6)."""
+        request = self.request
+        problem = unreadable(request.headers.get("content-type"), request.body, request.query_string)
+        return None if problem is None else replies.bad_request(self.table.operation.is_v2, problem)
 
     # -- parameters, validation, lookup ---------------------------------------------------
 
@@ -307,20 +333,15 @@ class _Exchange:
 
     def _look_up(self, params: Params) -> Prepared:
         table = self.table
-        if table.keys.mode is MatchMode.STAGING:
-            params = without_tracking(params)
-        facts = self._facts() if table.keys.needs_facts else NO_FACTS
-        try:
-            found = table.index.get(table.keys.request_key(params, facts))
-        except Unmatchable:
-            found = None
+        found = table.look_up(params, self._facts() if table.needs_facts else NO_FACTS)
         return found if found is not None else with_near_miss(table, params)
 
     def _facts(self) -> RequestFacts:
         _session, user, _ = self._resolve_token()
+        request_id = self.request.request_id
         return RequestFacts(
             token_uid=user.uid if user else None,
             token_jti=user.jti if user else None,
-            request_id=self.request.headers.get("x-request-id") or str(uuid.uuid4()),
+            request_id=str(uuid.uuid4()) if request_id is None else request_id,
             api_version=self.table.operation.version_number,
         )

@@ -1,8 +1,15 @@
 """Answers that are not cases: the gates' refusals, in each API's own format and content type.
 
 Which format a refusal takes follows the real staging (spec §2.5, §3.1, §3.6): json_api on
-v3+, the v2 organizer format or the flat format on Particulier v2, and a content type that
-depends on whether the controller had set the v3 one yet.
+v3+, the v2 organizer format or the flat format on Particulier v2. Its content type and
+cache headers follow where the refusal comes in the controller (§11.5, §11.6):
+
+* before `Cacheable` (token, scope, tracking, FranceConnect, v2 recipient): no
+  `X-Response-Cached`; after it (version, v3 recipient, validation, maintenance): the same
+  `X-Response-Cached: false` and empty `X-Cache-Expires-in` as a served case;
+* `render json:` gives `application/json; charset=utf-8`, `render content_type:` on a
+  response without one adds the charset too, and a v3 controller that already wrote
+  `application/vnd.api+json` (validation, maintenance) keeps it bare.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from collections.abc import Sequence
 from sandbox.load.snapshot import Prepared
 from sandbox.rules import errors, rendering
 from sandbox.rules.errors import ApiError
+from sandbox.rules.gone import GoneRoute
 from sandbox.rules.operations import Api, Operation
 from sandbox.serve.ratelimit import too_many_requests_body
 
@@ -24,72 +32,88 @@ def reply(
     return Prepared(status, rendering.headers(*pairs), body, None, outcome)
 
 
-def json_api(status: int, problems: Sequence[ApiError], outcome: str, *, v3_content_type: bool) -> Prepared:
-    content_type = rendering.JSON_API if v3_content_type else rendering.JSON
-    return reply(status, errors.json_api_body(problems), content_type, outcome)
+def json_api(
+    status: int, problems: Sequence[ApiError], outcome: str, content_type: str, *, cached: bool = False
+) -> Prepared:
+    extra = rendering.CACHE_HEADERS if cached else ()
+    return reply(status, errors.json_api_body(problems), content_type, outcome, extra)
 
 
 def invalid_token(api: Api, v2: bool) -> Prepared:
     error = errors.invalid_token()
     if v2:
         return reply(401, errors.v2_body("access_denied", error.detail), rendering.JSON, "auth-error")
-    return json_api(401, [error], "auth-error", v3_content_type=False)
+    return json_api(401, [error], "auth-error", rendering.JSON)
 
 
 def expired_token(api: Api, v2: bool) -> Prepared:
     if v2:
         body = errors.flat_body([errors.expired_token("particulier").detail])
         return reply(401, body, rendering.JSON, "auth-error")
-    return json_api(401, [errors.expired_token(api)], "auth-error", v3_content_type=False)
+    return json_api(401, [errors.expired_token(api)], "auth-error", rendering.JSON)
 
 
 def insufficient_scopes(api: Api, v2: bool) -> Prepared:
     if v2:
         detail = errors.insufficient_scopes("particulier").detail
         return reply(401, errors.v2_body("access_denied", detail), rendering.JSON, "auth-error")
-    return json_api(403, [errors.insufficient_scopes(api)], "auth-error", v3_content_type=False)
+    return json_api(403, [errors.insufficient_scopes(api)], "auth-error", rendering.JSON)
 
 
 def france_connect_refused(operation: Operation, error: ApiError) -> Prepared:
+    """The FranceConnect flow runs in place of authentication: `render content_type:`, charset added."""
     if operation.is_v2:
         return reply(401, errors.v2_body("access_denied", error.detail), rendering.JSON, "auth-error")
-    return json_api(401, [error], "auth-error", v3_content_type=False)
+    return json_api(401, [error], "auth-error", rendering.JSON_API)
+
+
+def bad_request(v2: bool, message: str) -> Prepared:
+    """Rails cannot read the request (§3.6): 400 `00401`, json_api, flat on Particulier v2."""
+    error = errors.bad_request(message)
+    body = errors.flat_body([error.detail]) if v2 else errors.json_api_body([error])
+    return reply(400, body, rendering.JSON, "bad-request")
 
 
 def unsupported_version(version: str) -> Prepared:
-    return json_api(404, [errors.unsupported_version(version)], "unsupported-version", v3_content_type=True)
+    error = errors.unsupported_version(version)
+    return json_api(404, [error], "unsupported-version", rendering.JSON_API, cached=True)
 
 
 def tracking_missing(problems: Sequence[ApiError]) -> Prepared:
-    return json_api(422, problems, "validation-error", v3_content_type=False)
+    return json_api(422, problems, "validation-error", rendering.JSON)
 
 
-def bad_recipient(operation: Operation, error: ApiError) -> Prepared:
+def bad_recipient(operation: Operation, error: ApiError, *, after_cacheable: bool = False) -> Prepared:
+    """v2 checks a sent recipient before `Cacheable` runs; the FranceConnect flow's missing one is
+    refused after it (`after_cacheable`)."""
     if operation.is_v2:
-        return reply(400, errors.v2_body("bad_request", error.detail), rendering.JSON, "validation-error")
-    return json_api(422, [error], "validation-error", v3_content_type=False)
+        extra = rendering.CACHE_HEADERS if after_cacheable else ()
+        return reply(400, errors.v2_body("bad_request", error.detail), rendering.JSON, "validation-error", extra)
+    return json_api(422, [error], "validation-error", rendering.JSON, cached=True)
 
 
 def invalid_parameters(operation: Operation, problems: Sequence[ApiError]) -> Prepared:
     """v3+ lists every error of the validator group; v2 answers the first one only, as 400."""
     if operation.is_v2:
-        return reply(400, errors.v2_body("bad_request", problems[0].detail), rendering.JSON, "validation-error")
-    return json_api(422, problems, "validation-error", v3_content_type=True)
+        body = errors.v2_body("bad_request", problems[0].detail)
+        return reply(400, body, rendering.JSON, "validation-error", rendering.CACHE_HEADERS)
+    return json_api(422, problems, "validation-error", rendering.JSON_API_BARE, cached=True)
 
 
 def in_maintenance(operation: Operation, error: ApiError) -> Prepared:
     if operation.is_v2:
-        return reply(503, errors.v2_body("maintenance", error.detail), rendering.JSON, "maintenance")
-    return json_api(503, [error], "maintenance", v3_content_type=True)
+        body = errors.v2_body("maintenance", error.detail)
+        return reply(503, body, rendering.JSON, "maintenance", rendering.CACHE_HEADERS)
+    return json_api(503, [error], "maintenance", rendering.JSON_API_BARE, cached=True)
 
 
 def too_many_requests(path: str) -> Prepared:
-    return reply(429, too_many_requests_body("/api/v2/" in path), rendering.JSON, "rate-limited")
+    return reply(429, too_many_requests_body("/api/v2/" in path), rendering.JSON_BARE, "rate-limited")
 
 
 def unknown_path(api: Api) -> Prepared:
     return reply(404, errors.unknown_path_text(api), rendering.TEXT, "unknown-path")
 
 
-def gone(text: str) -> Prepared:
-    return reply(410, text.encode(), rendering.TEXT, "gone")
+def gone(route: GoneRoute) -> Prepared:
+    return reply(410, route.text.encode(), route.content_type, "gone")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starlette.types import Scope
+from starlette.types import Receive, Scope
 
 DEFAULT_MAX_URL_BYTES = 8 * 1024
 DEFAULT_MAX_HEADER_BYTES = 8 * 1024
 DEFAULT_MAX_TOTAL_HEADER_BYTES = 32 * 1024
 DEFAULT_MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # nginx's `client_max_body_size`
 
 # What every answer carries: no browser may guess a type other than the one sent.
 NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -27,6 +28,7 @@ class RequestLimits:
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES  # one header line: `name: value`
     max_total_header_bytes: int = DEFAULT_MAX_TOTAL_HEADER_BYTES  # every header line together
     max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES  # body of POST /__sandbox/webhook
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # body of an API request (read only under a JSON type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +66,32 @@ def oversize(scope: Scope, limits: RequestLimits) -> Oversize | None:
             "headers-too-large",
         )
     return None
+
+
+def body_too_large(limit: int) -> Oversize:
+    return Oversize(413, f"413 Payload Too Large: the body is over {limit} bytes\n", "body-too-large")
+
+
+def announced_too_large(scope: Scope, limit: int) -> bool:
+    """A `Content-Length` over `limit` (a front server refuses it before anything reads the body)."""
+    for name, value in scope["headers"]:
+        if name.lower() == b"content-length":
+            return value.isdigit() and (len(value) > 20 or int(value) > limit)
+    return False
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is over `limit` bytes (the rest is never read)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)  # the client left
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)

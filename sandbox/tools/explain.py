@@ -61,7 +61,9 @@ def explanation(snapshot: Snapshot, target: str, query_string: bytes, host: str,
     except Unmatchable as reason:
         key = None
         request["unmatchable"] = str(reason)
-    hit = table.index.get(key) if key is not None else None
+    exact = table.index.get(key) if key is not None else None
+    # documented mode also answers what the real staging's key reaches (OperationTable.look_up)
+    hit = exact if exact is not None else table.look_up(params, NO_FACTS)
     closest = table.near.nearest(compared)
     return {
         "request": request,
@@ -71,6 +73,7 @@ def explanation(snapshot: Snapshot, target: str, query_string: bytes, host: str,
         "compared_parameters": compared,
         "lookup_key": key,
         "matched": hit.case_id if hit is not None else None,
+        "matched_by": None if hit is None else "lookup key" if exact is not None else "real staging's lookup key",
         "fallback": None if hit is not None else table.fallback.header(b"x-sandbox-fallback"),
         "server_added_keys": [
             spec.key for variant in table.keys.rule.variants for spec in variant.keys if spec.injected
