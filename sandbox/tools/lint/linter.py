@@ -13,6 +13,7 @@ from sandbox.load.repository import CASE_SUFFIXES, FRANCE_CONNECT_FOLDER, NOT_FO
 from sandbox.load.repository_files import FileLimits
 from sandbox.rules.matching import MatchMode, RuleError, builtin_rulebook
 from sandbox.rules.validation import build_checks
+from sandbox.tools.lint.consistency import check_consistency
 from sandbox.tools.lint.context import (
     DEFAULT_FORECAST_DAYS,
     MAX_FORECAST_DAYS,
@@ -116,6 +117,7 @@ def _operation_folder(run: LintRun, context: OperationContext, files: Sequence[C
         assert file.case is not None
         check_params(run, context, file, file.case)
         check_response(run, context, file, file.case)
+        check_consistency(run, context, file, file.case)
         check_reachability(run, context, file, file.case)
     check_duplicates(run, context, loaded)
     if operation.api == "particulier" and not any(f.name == NOT_FOUND_FILE for f in files):
