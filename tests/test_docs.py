@@ -73,6 +73,32 @@ def test_check_lists_stale_files_and_fails(tmp_path: Path, capsys: pytest.Captur
     assert main([str(copy), "--check"]) == 0
 
 
+def test_files_inside_the_repository_regenerate_only_their_folders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the pre-commit hook does: the folders of the files named, and payloads/README.md."""
+    source = corpus_path("siade_staging_data")
+    copy = tmp_path / "repo"
+    shutil.copytree(source, copy)
+    changed = copy / "payloads/api_entreprise_v3_insee_unites_legales/association.yaml"
+    changed.write_text(changed.read_text(encoding="utf-8").replace("succès 200", "succès"), encoding="utf-8")
+    other = copy / "payloads/api_entreprise_v3_rnm_entreprises_artisanales/summary.csv"
+    other.unlink()
+    untouched = copy / "payloads/api_entreprise_v3_rnm_entreprises_artisanales/200.yaml"
+    assert main([str(untouched), "--check"]) == 1  # its own folder lost summary.csv
+    assert capsys.readouterr().out.count("stale:") == 1
+    assert main([str(changed), "--check"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("stale:") == 2 and "rnm" not in out
+    assert main([str(changed)]) == 0
+    assert "2 file(s) written" in capsys.readouterr().out
+    assert not other.exists()  # another folder: not regenerated
+    assert main([str(changed.parent), "--check"]) == 0
+    assert main([str(copy / "payloads"), "--check"]) == 1  # the whole payloads/ folder
+    assert main([str(tmp_path), "--check"]) == 2  # in no fixture repository
+    assert "in no fixture repository" in capsys.readouterr().err
+
+
 def test_base_url_replaces_both_staging_hosts(tmp_path: Path) -> None:
     source = corpus_path("siade_staging_data")
     copy = tmp_path / "repo"

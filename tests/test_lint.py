@@ -29,6 +29,7 @@ from sandbox.rules.matching import MatchMode
 from sandbox.serve.local_server import serve_in_thread
 from sandbox.serve.pipeline import Services
 from sandbox.tools.lint import REACHABILITY_RULES, Finding, LintReport, lint_repository, rule_ids
+from sandbox.tools.placeholders import PLACEHOLDER_DESCRIPTION, PLACEHOLDER_TITLE
 from sandbox.tools.reaching import france_connect_request, query_pairs
 from sandbox.web import create_app
 from tests.conftest import CORPORA, ROOT, corpus_path
@@ -425,6 +426,29 @@ def _seed(root: Path) -> dict[Key, set[str]]:
     rel = P + "api_entreprise_v3_insee_etablissements/personne_morale_etat_cesse.yaml"
     text = _edit(root, rel, _insert_after("status: 200", "status: 200"))
     expect("yaml-duplicate-key", rel, _line_of(text, "status: 200") + 1)
+
+    # payload-identifier: the payload names another company than params.siren (a SIREN, at its line)
+    rel = P + "api_entreprise_v3_insee_unites_legales/personne_physique_diffusible.yaml"
+    text = _edit(root, rel, lambda t: t.replace('"siren": "478464803"', '"siren": "552049447"', 1))
+    expect("payload-identifier", rel, _line_of(text, '"siren": "552049447"'))
+
+    # payload-identifier: the unite_legale of an establishment is another company (the SIREN of a SIRET)
+    rel = P + "api_entreprise_v3_insee_etablissements/personne_physique_diffusible.yaml"
+    text = _edit(root, rel, lambda t: t.replace('"siren": "478464803"', '"siren": "418166096"', 1))
+    expect("payload-identifier", rel, _line_of(text, '"siren": "418166096"'))
+
+    # payload-identifier: an INE (API Particulier v2)
+    rel = P + "api_particulier_v2_mesri_student_status/ine_0100007108D.yaml"
+    text = _edit(root, rel, lambda t: t.replace('"ine": "0100007108D"', '"ine": "0100007109D"', 1))
+    expect("payload-identifier", rel, _line_of(text, '"ine": "0100007109D"'))
+
+    # placeholder-text (warning): the title and the description `sandbox new-case` writes, left as they are
+    rel = P + "api_entreprise_v3_rnm_entreprises_artisanales/404.yaml"
+    text = _edit(root, rel, lambda t: t.replace("---\n", f"---\ntitle: '{PLACEHOLDER_TITLE}'\n", 1))
+    expect("placeholder-text", rel, _line_of(text, "title: 'À compléter"))
+    rel = P + "api_entreprise_v3_probtp_attestations_cotisation_retraite/404.yml"
+    text = _edit(root, rel, _replace_line("description:", f"description: '{PLACEHOLDER_DESCRIPTION}'"))
+    expect("placeholder-text", rel, _line_of(text, "description: 'À compléter"))
 
     # repository-problem: a broken sandbox.yaml
     (root / "sandbox.yaml").write_text("lookup_rules: [\n", encoding="utf-8")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
+from sandbox.tools.lint import rule_ids
 from sandbox.tools.lint.reading import CaseFile
 from tests.conftest import ROOT
 
@@ -32,3 +34,10 @@ def test_a_finding_on_a_param_points_at_its_line_else_at_params() -> None:
     assert file.param_line("siren") == 4
     assert file.param_line("siret") == 3
     assert CaseFile("folder", "200.yaml", "payloads/folder/200.yaml", "").param_line("siren") is None
+
+
+def test_docs_lint_md_lists_every_rule_of_messages_yaml() -> None:
+    """The rules table of docs/lint.md and messages.yaml name the same rules, with the same severities."""
+    text = (ROOT / "docs" / "lint.md").read_text(encoding="utf-8")
+    table = dict(re.findall(r"^\| `([a-z-]+)` \| (error|warning) \|", text, flags=re.M))
+    assert table == {rule: severity for rule, (severity, _) in rule_ids().items()}

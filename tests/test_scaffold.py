@@ -1,21 +1,29 @@
-"""`sandbox new-case`: the case it writes passes `sandbox lint`, on many operations."""
+"""`sandbox new-case`: the case it writes passes `sandbox lint`, on every operation of the embedded
+repository and of both public corpora.
+
+"Passes" means no error and no warning but the two `placeholder-text` warnings that ask the
+contributor to write the title and the description (lint exits 0 on them).
+"""
 
 from __future__ import annotations
 
 import datetime
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
+from sandbox.cli.lint import main as lint_main
 from sandbox.cli.new_case import main
 from sandbox.load.openapi import operations_from_documents
 from sandbox.load.repository import read_repository
 from sandbox.rules.identifiers import is_siren, is_siret
 from sandbox.tools.lint import lint_repository
-from sandbox.tools.scaffold import PLACEHOLDER_DESCRIPTION, ScaffoldError, new_case
-from tests.conftest import ROOT, corpus_path
+from sandbox.tools.payload_identifiers import fields_for, mismatches
+from sandbox.tools.scaffold import PLACEHOLDER_DESCRIPTION, PLACEHOLDER_TITLE, ScaffoldError, new_case
+from tests.conftest import CORPORA, ROOT, corpus_path
 
 TODAY = datetime.date(2026, 4, 28)
 
@@ -44,10 +52,14 @@ def _scaffold_every_operation(root: Path) -> tuple[dict[str, str], list[str]]:
         made.path.write_text(made.text, encoding="utf-8")
         written[operation_id] = str(made.path.relative_to(root))
     report = lint_repository(root, today=TODAY)
-    problems = [
+    placeholders = {(rel, line, "placeholder-text") for rel in written.values() for line in (2, 3)}
+    found = {(f.file, f.line, f.rule) for f in report.findings}
+    missing = [f"{rel}:{line} {rule} not reported" for rel, line, rule in sorted(placeholders - found)]
+    problems = missing + [
         f"{f.file}:{f.line} {f.rule} {f.message}"
         for f in report.findings
-        if f.file in written.values() or (f.severity == "error" and (f.file, f.rule) not in before)
+        if (f.file in written.values() and (f.file, f.line, f.rule) not in placeholders)
+        or (f.severity == "error" and (f.file, f.rule) not in before)
     ]
     return written, problems
 
@@ -59,13 +71,39 @@ def test_new_cases_pass_lint_on_every_operation_of_the_embedded_repository(tmp_p
     assert len(written) >= 10
 
 
-def test_new_cases_pass_lint_on_every_operation_of_siade_staging_data(tmp_path: Path) -> None:
-    copy = tmp_path / "siade"
-    shutil.copytree(corpus_path("siade_staging_data"), copy)
+@pytest.mark.parametrize("name", CORPORA)
+def test_new_cases_pass_lint_on_every_operation_of_a_public_corpus(tmp_path: Path, name: str) -> None:
+    copy = tmp_path / name
+    shutil.copytree(corpus_path(name), copy)
     written, problems = _scaffold_every_operation(copy)
-    print(f"\n[siade_staging_data] {len(written)} operations, a new case each; findings on them: {len(problems)}")
+    with_identifiers = [op for op in written if fields_for(op)]
+    print(
+        f"\n[{name}] {len(written)} operations, a new case each ({len(with_identifiers)} with payload "
+        f"identifiers); findings on them beyond the two placeholders: {len(problems)}"
+    )
     assert problems == []
     assert len(written) >= 90
+    assert len(with_identifiers) >= 20
+
+
+def test_the_payload_follows_the_params_it_writes(tmp_path: Path) -> None:
+    """The copied payload named another company (775672272): new-case rewrites its identifiers."""
+    root = _embedded_copy(tmp_path)
+    content = read_repository(root)
+    made = new_case(root, "api_entreprise_v3_insee_unites_legales", today=TODAY, content=content)
+    template = next(c for c in content.folders["api_entreprise_v3_insee_unites_legales"] if c.status == 200)
+    assert template.payload["data"]["siren"] != made.params["siren"]  # the template is another company
+    assert made.payload["data"]["siren"] == made.params["siren"]
+    assert made.payload["data"]["siret_siege_social"][:9] == made.params["siren"]
+    assert is_siret(made.payload["data"]["siret_siege_social"])
+    assert json.loads(yaml.safe_load(made.text)["payload"]) == made.payload
+    assert mismatches("api_entreprise_v3_insee_unites_legales", made.params, made.payload) == []
+    etablissement = new_case(root, "api_entreprise_v3_insee_etablissements", today=TODAY, content=content)
+    data = etablissement.payload["data"]
+    assert data["siret"] == etablissement.params["siret"]
+    assert data["unite_legale"]["siren"] == etablissement.params["siret"][:9]
+    text = yaml.safe_load(made.text)
+    assert (text["title"], text["description"]) == (PLACEHOLDER_TITLE, PLACEHOLDER_DESCRIPTION)
 
 
 def test_values_are_valid_fresh_and_well_typed(tmp_path: Path) -> None:
@@ -105,4 +143,10 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["api_entreprise_v3_acoss_attestation_sociales", "--fixtures", str(root)]) == 2
     assert "did you mean api_entreprise_v3_acoss_attestations_sociales" in capsys.readouterr().err
     report = lint_repository(root, today=TODAY)
-    assert [f for f in report.findings if "a-completer" in f.file] == []
+    scaffolded = [f for f in report.findings if "a-completer" in f.file]
+    assert {(f.rule, f.field) for f in scaffolded} == {
+        ("placeholder-text", "title"),
+        ("placeholder-text", "description"),
+    }
+    assert len(scaffolded) == 2 * 2  # the two written into the repository, each with its title and description
+    assert lint_main([str(root), "--today", "2026-04-28"]) == 0  # warnings only

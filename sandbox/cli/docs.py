@@ -8,10 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from sandbox.load.repository_files import RefusedFile
 from sandbox.tools.docs import DEFAULT_BASE_URLS, generate, stale_files, write_files
+from sandbox.tools.lint.scope import ScopeError, select
+
+ROOT_README = "payloads/README.md"
 
 _DESCRIPTION = """\
 Regenerate the generated files of a fixture repository in the upstream format:
@@ -20,12 +22,23 @@ payloads/france_connect) its README.md (cases, parameters, answers, cURL command
 and summary.csv. Contributors then never need push access for "générer la
 documentation": CI runs `sandbox docs --check`.
 
+PATH may be the repository or files and folders inside it (the repository is the nearest
+folder upward with a payloads/ folder): then only the generated files of their case
+folders, and payloads/README.md, are regenerated or checked (what the pre-commit hook
+`sandbox-docs` does with the files of a commit).
+
 With --check nothing is written: the stale files are listed and the exit status is 1
-when there is one (0 otherwise)."""
+when there is one (0 otherwise); 2 on a usage error."""
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", metavar="PATH", help="fixture repository (folder with payloads/)")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        default=["."],
+        metavar="PATH",
+        help="fixture repository (folder with payloads/), or files and folders inside it (default: the current folder)",
+    )
     parser.add_argument(
         "--check", action="store_true", help="write nothing; list the stale files and exit 1 if there are any"
     )
@@ -50,18 +63,23 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def run(args: argparse.Namespace) -> int:
-    root = Path(args.path)
-    if not (root / "payloads").is_dir():
-        print(f"sandbox docs: {root} has no payloads/ folder", file=sys.stderr)
+    try:
+        selection = select(args.paths)
+    except ScopeError as error:
+        print(f"sandbox docs: {error}", file=sys.stderr)
         return 2
+    root = selection.root
     urls = {api: args.base_url for api in DEFAULT_BASE_URLS} if args.base_url else None
     files = generate(root, urls)
+    folders = selection.folders()
+    if folders is not None:  # the folders of the files named, and the route table that links them
+        files = [f for f in files if f.path == ROOT_README or f.path.split("/")[1] in folders]
     if args.check:
         stale = stale_files(root, files)
         for path in stale:
             print(f"stale: {path}")
         if stale:
-            print(f"{len(stale)} generated file(s) out of date: run `sandbox docs {args.path}`", file=sys.stderr)
+            print(f"{len(stale)} generated file(s) out of date: run `sandbox docs {root}`", file=sys.stderr)
             return 1
         print(f"{len(files)} generated file(s) up to date")
         return 0

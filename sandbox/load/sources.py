@@ -208,16 +208,7 @@ class GitSource:
         self.trees.mkdir(parents=True, exist_ok=True)
         staging = self.trees / f".{sha}.{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
-        # on disk, not in memory: a commit may be large, and it is untrusted input
-        with tempfile.TemporaryFile(dir=self.trees) as archive:
-            repo.archive(archive, treeish=sha, format="tar")
-            archive.seek(0)
-            with tarfile.open(fileobj=archive) as tar:
-                for member in tar:
-                    if member.isreg() and member.size > self.max_file_bytes:
-                        _placeholder(member, staging)
-                    else:
-                        tar.extract(member, staging, filter=_export_filter)
+        export_tree(repo, sha, staging, self.max_file_bytes)
         try:
             os.rename(staging, destination)
         except OSError:
@@ -252,6 +243,22 @@ def make_source(location: str, ref: str | None, cache_dir: Path, max_file_bytes:
         return GitSource(location, ref, cache_dir, max_file_bytes)
     # Not resolved: a symlink swapped atomically (git-sync) is followed at every reload.
     return LocalSource(Path(location).absolute())
+
+
+def export_tree(repo: git.Repo, treeish: str, destination: Path, max_file_bytes: int = MAX_EXPORTED_BYTES) -> None:
+    """The files of a commit written under `destination`, as untrusted input: no path outside it,
+    a file over `max_file_bytes` as an empty placeholder of its size (see `_placeholder`)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    # on disk, not in memory: a commit may be large, and it is untrusted input
+    with tempfile.TemporaryFile(dir=destination.parent) as archive:
+        repo.archive(archive, treeish=treeish, format="tar")
+        archive.seek(0)
+        with tarfile.open(fileobj=archive) as tar:
+            for member in tar:
+                if member.isreg() and member.size > max_file_bytes:
+                    _placeholder(member, destination)
+                else:
+                    tar.extract(member, destination, filter=_export_filter)
 
 
 def _export_filter(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo:

@@ -11,8 +11,9 @@ is reachable.
 
 The payload is the `200` example of the OpenAPI document (`generate_example`, with
 values the schema refuses replaced), or, without `--from-openapi`, the payload of an
-existing `200` case of the folder when there is one. Title and description are
-placeholders to edit ("À compléter : …").
+existing `200` case of the folder when there is one; its identifying fields (SIREN, SIRET,
+INE… per `payload_identifiers.yaml`) are then rewritten from the params. Title and
+description are placeholders to edit ("À compléter : …", `sandbox.tools.placeholders`).
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ from sandbox.rules.operations import Operation
 from sandbox.rules.tracking import TRACKING_PARAMETERS
 from sandbox.rules.validation import OperationChecks, build_checks
 from sandbox.serve.franceconnect import FranceConnectSession
+from sandbox.tools.payload_identifiers import filled
+from sandbox.tools.placeholders import PLACEHOLDER_DESCRIPTION, PLACEHOLDER_TITLE
 
-__all__ = ["NewCase", "case_text", "new_case"]
+__all__ = ["PLACEHOLDER_DESCRIPTION", "PLACEHOLDER_TITLE", "NewCase", "case_text", "new_case"]
 
-PLACEHOLDER_TITLE = "À compléter : titre du cas"
-PLACEHOLDER_DESCRIPTION = "À compléter : décrivez ce que ce cas illustre (situation, réponse attendue)."
 _NAMES = (
     "MARTIN",
     "BERNARD",
@@ -406,7 +407,8 @@ def new_case(
         params = _france_connect(operation, checks, keys, mapping, tokens, used_keys, when, readable)
     if params is None:
         params = _civility(operation, checks, book.rule_for(operation), _Values(_folder_values(existing), when))
-    payload = _payload(operation, existing, from_openapi)
+    # the payload copied or generated describes some entity: make it the one the params ask for
+    payload = filled(operation_id, params, _payload(operation, existing, from_openapi))
     folder = base / "payloads" / operation_id
     path = folder / "200-a-completer.yaml"
     number = 1

@@ -9,7 +9,7 @@ builder and validation checks; every rule on a case of the operation reads it.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,30 +26,56 @@ from sandbox.rules.validation import OperationChecks
 from sandbox.tools.lint.messages import messages
 from sandbox.tools.lint.report import Finding, LintReport
 
-__all__ = ["LintRun", "OperationContext", "operation_context"]
+__all__ = ["DEFAULT_FORECAST_DAYS", "MAX_FORECAST_DAYS", "LintRun", "OperationContext", "operation_context"]
+
+# How far ahead a case valid today is checked against the date windows (`date-window-expiring`).
+DEFAULT_FORECAST_DAYS = 365
+MAX_FORECAST_DAYS = 3660  # ten years: the windows are a few years wide
 
 
 class LintRun:
     """One run of the lint over a repository: its settings, its findings, its FranceConnect tokens."""
 
     def __init__(
-        self, root: Path, mode: MatchMode, today: datetime.date, lang: str, limits: FileLimits | None = None
+        self,
+        root: Path,
+        mode: MatchMode,
+        today: datetime.date,
+        lang: str,
+        limits: FileLimits | None = None,
+        forecast_days: int = DEFAULT_FORECAST_DAYS,
     ) -> None:
         self.root = root
         self.tree = RepositoryTree(root, limits)
         self.mode = mode
         self.today = today
         self.lang = lang
+        self.forecast_days = forecast_days
         self.messages = messages()
         self.findings: list[Finding] = []
         self.files = 0
         self.reach: dict[str, tuple[str, ...]] = {}
         self.tokens: list[tuple[str, Identity]] = []
+        # case file → the field each of its lines belongs to (see `Finding.field`)
+        self.fields: dict[str, Callable[[int | None], str]] = {}
 
-    def add(self, rule: str, file: str, line: int | None, **args: Any) -> None:
+    def add(
+        self,
+        rule: str,
+        file: str,
+        line: int | None,
+        *,
+        field: str | None = None,
+        related: str | None = None,
+        **args: Any,
+    ) -> None:
+        """Record a finding; its `field` is the case key at `line` unless given."""
         message, hint = self.messages.render(rule, self.lang, args)
         severity = self.messages.rules[rule].severity
-        self.findings.append(Finding(severity, file, line, rule, message, hint))
+        if field is None:
+            locate = self.fields.get(file)
+            field = locate(line) if locate is not None else ""
+        self.findings.append(Finding(severity, file, line, rule, message, hint, field, related))
 
     def reason(self, reason_id: str, /, **args: Any) -> str:
         return self.messages.reason(reason_id, self.lang, **args)

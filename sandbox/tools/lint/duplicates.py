@@ -24,12 +24,19 @@ def check_duplicates(run: LintRun, context: OperationContext, files: Sequence[Ca
         raw_key = json.dumps(params, sort_keys=True, default=str)
         key = context.keys.case_key(params)
         if raw_key in raw:
-            run.add("duplicate-params", raw[raw_key].rel, raw[raw_key].lines.get("params"), other=file.name)
+            run.add(
+                "duplicate-params",
+                raw[raw_key].rel,
+                raw[raw_key].lines.get("params"),
+                related=file.rel,
+                other=file.name,
+            )
         elif key in keyed:
             run.add(
                 "duplicate-key",
                 keyed[key].rel,
                 keyed[key].lines.get("params"),
+                related=file.rel,
                 other=file.name,
                 mode=run.mode.value,
                 key=key or "∅",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from sandbox.load.openapi import operations_from_documents
@@ -13,7 +13,14 @@ from sandbox.load.repository import CASE_SUFFIXES, FRANCE_CONNECT_FOLDER, NOT_FO
 from sandbox.load.repository_files import FileLimits
 from sandbox.rules.matching import MatchMode, RuleError, builtin_rulebook
 from sandbox.rules.validation import build_checks
-from sandbox.tools.lint.context import LintRun, OperationContext, operation_context
+from sandbox.tools.lint.consistency import check_consistency
+from sandbox.tools.lint.context import (
+    DEFAULT_FORECAST_DAYS,
+    MAX_FORECAST_DAYS,
+    LintRun,
+    OperationContext,
+    operation_context,
+)
 from sandbox.tools.lint.duplicates import check_duplicates
 from sandbox.tools.lint.franceconnect import check_france_connect_folder, collect_tokens
 from sandbox.tools.lint.parameters import check_params
@@ -32,21 +39,28 @@ def lint_repository(
     today: datetime.date | None = None,
     lang: str = "en",
     limits: FileLimits | None = None,
+    folders: Collection[str] | None = None,
+    forecast_days: int = DEFAULT_FORECAST_DAYS,
 ) -> LintReport:
     """Every finding of the fixture repository at `root`; never raises on a bad file.
 
     The files are read as the server reads them (`sandbox.load.repository_files`): nothing outside
-    `root`, each file bounded by `limits`, YAML aliases bounded before expansion.
+    `root`, each file bounded by `limits`, YAML aliases bounded before expansion. `folders` limits
+    the run to those case folders of `payloads/` (each is linted whole, so its findings are the
+    same as in a run over the repository). `forecast_days` is how far ahead a case valid today is
+    checked against the date windows (`date-window-expiring`; 0: not at all).
     """
     path = Path(root).resolve()
     if lang not in ("en", "fr"):
         raise ValueError(f"unknown language {lang!r} (en or fr)")
-    run = LintRun(path, mode, today or datetime.date.today(), lang, limits)
-    _lint_folders(run)
+    if not 0 <= forecast_days <= MAX_FORECAST_DAYS:
+        raise ValueError(f"forecast_days must be in 0..{MAX_FORECAST_DAYS}, not {forecast_days}")
+    run = LintRun(path, mode, today or datetime.date.today(), lang, limits, forecast_days)
+    _lint_folders(run, None if folders is None else frozenset(folders))
     return run.report()
 
 
-def _lint_folders(run: LintRun) -> None:
+def _lint_folders(run: LintRun, only: frozenset[str] | None) -> None:
     """Read the repository as the server does, then lint each folder of `payloads/`."""
     content = read_repository(run.root, limits=run.tree.limits)
     problems = [p for p in content.problems if not p.path.startswith("payloads/")]
@@ -66,7 +80,7 @@ def _lint_folders(run: LintRun) -> None:
         op.path for op in operations.values() if book.accepts_france_connect(op.id) or op.is_france_connect
     }
     for folder in folders:
-        if not folder.is_folder:
+        if not folder.is_folder or (only is not None and folder.name not in only):
             continue
         rel = f"payloads/{folder.name}"
         wanted = folder_entries(run, folder.path, rel, lambda entry: entry.name.endswith(CASE_SUFFIXES))
@@ -103,6 +117,7 @@ def _operation_folder(run: LintRun, context: OperationContext, files: Sequence[C
         assert file.case is not None
         check_params(run, context, file, file.case)
         check_response(run, context, file, file.case)
+        check_consistency(run, context, file, file.case)
         check_reachability(run, context, file, file.case)
     check_duplicates(run, context, loaded)
     if operation.api == "particulier" and not any(f.name == NOT_FOUND_FILE for f in files):

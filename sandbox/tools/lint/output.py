@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 
 from sandbox.tools.lint.report import Finding, LintReport
 
@@ -25,17 +26,29 @@ def _github_property(text: str) -> str:
     return _github_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def format_findings(report: LintReport, output_format: str = "text", prefix: str = "") -> str:
-    """The report as text (one finding and its fix per line pair), JSON (a list) or GitHub annotations."""
+def format_findings(
+    report: LintReport,
+    output_format: str = "text",
+    prefix: str = "",
+    *,
+    shown: Sequence[Finding] | None = None,
+    notes: Sequence[str] = (),
+) -> str:
+    """The report as text (one finding and its fix per line pair), JSON (a list) or GitHub annotations.
+
+    `shown` is the findings to print, in their order (default: all of the report); `notes` are
+    lines added after the summary (what a baseline tolerated, what is left out of the scope).
+    """
+    findings = report.findings if shown is None else tuple(shown)
 
     def where(finding: Finding) -> str:
         return os.path.normpath(os.path.join(prefix, finding.file)) if prefix else finding.file
 
     if output_format == "json":
-        items = [{**f.as_dict(), "file": where(f)} for f in report.findings]
+        items = [{**f.as_dict(), "file": where(f)} for f in findings]
         return json.dumps(items, ensure_ascii=False, indent=2)
     lines = []
-    for finding in report.findings:
+    for finding in findings:
         if output_format == "github":
             props = f"file={_github_property(where(finding))}"
             if finding.line:
@@ -49,14 +62,12 @@ def format_findings(report: LintReport, output_format: str = "text", prefix: str
             lines.append(f"{location}: {severity} [{finding.rule}] {finding.message}")
             lines.append(f"    {_HINT[report.lang]}: {finding.hint}")
     summary = _SUMMARY[report.lang].format(
-        errors=len(report.errors),
-        warnings=len(report.warnings),
+        errors=sum(f.severity == "error" for f in findings),
+        warnings=sum(f.severity == "warning" for f in findings),
         files=report.files,
         mode=report.mode.value,
         today=report.today.isoformat(),
     )
-    if output_format == "github":
-        lines.append(f"::notice title=sandbox lint::{_github_data(summary)}")
-    else:
-        lines.append(summary)
+    for text in (summary, *notes):
+        lines.append(f"::notice title=sandbox lint::{_github_data(text)}" if output_format == "github" else text)
     return "\n".join(lines)

@@ -68,10 +68,21 @@ def _validation_findings(run: LintRun, context: OperationContext, file: CaseFile
         seen.add((error.code, name))
         present = [n for n in names if n in case.params or n + "[]" in case.params]
         line = file.param_line(present[0]) if present else file.lines.get("params")
+        # a missing parameter is found at `params:`: its name keeps the finding apart from the others there
+        field = None if present or not names else "params." + "/".join(names)
         check = check_for(context, attempt.checked, error.code)
         if check is not None and getattr(check, "kind", "") in _IDENTIFIER_KINDS:
             value = shown(case.params.get(names[0])) if names else ""
-            run.add("invalid-identifier", file.rel, line, name=name, value=value, code=error.code, detail=error.detail)
+            run.add(
+                "invalid-identifier",
+                file.rel,
+                line,
+                field=field,
+                name=name,
+                value=value,
+                code=error.code,
+                detail=error.detail,
+            )
             continue
         if years is None:
             years = _codes_by_year(run, context, attempt)
@@ -82,6 +93,7 @@ def _validation_findings(run: LintRun, context: OperationContext, file: CaseFile
                 "date-window",
                 file.rel,
                 line,
+                field=field,
                 name=name,
                 today=run.today.isoformat(),
                 status=status,
@@ -90,7 +102,16 @@ def _validation_findings(run: LintRun, context: OperationContext, file: CaseFile
                 window=window,
             )
             continue
-        run.add("server-validation", file.rel, line, name=name, status=status, code=error.code, detail=error.detail)
+        run.add(
+            "server-validation",
+            file.rel,
+            line,
+            field=field,
+            name=name,
+            status=status,
+            code=error.code,
+            detail=error.detail,
+        )
 
 
 def _codes_by_year(run: LintRun, context: OperationContext, attempt: Attempt) -> dict[int, set[str]]:
@@ -104,9 +125,9 @@ def _codes_by_year(run: LintRun, context: OperationContext, attempt: Attempt) ->
 
 
 def _expiring(run: LintRun, context: OperationContext, file: CaseFile, attempt: Attempt) -> None:
-    if context.checks.is_empty:
+    if context.checks.is_empty or run.forecast_days == 0:
         return
-    horizon = run.today + datetime.timedelta(days=365)
+    horizon = run.today + datetime.timedelta(days=run.forecast_days)
     later = context.checks.errors(attempt.checked, today=horizon, request_id=attempt.request_id)
     if not later:
         return

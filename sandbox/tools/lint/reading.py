@@ -46,6 +46,16 @@ class CaseFile:
         """The line of the params key `name`, else the line of `params:`."""
         return self.param_lines.get(name) or self.lines.get("params")
 
+    def field_at(self, line: int | None) -> str:
+        """The case key `line` belongs to (`params.siren`, `status`…): what stays when lines above move."""
+        if line is None:
+            return ""
+        for name, number in self.param_lines.items():
+            if number == line:
+                return f"params.{name}"
+        above = [(number, key) for key, number in self.lines.items() if number <= line]
+        return max(above)[1] if above else ""
+
 
 def _key_lines(text: str) -> dict[str, int]:
     lines: dict[str, int] = {}
@@ -131,6 +141,7 @@ def read_case_file(run: LintRun, folder: str, entry: Entry, cases: Mapping[tuple
         run.add("unreadable-file", rel, None, detail=localised(str(error).splitlines()[0], run.lang))
         return CaseFile(folder, entry.name, rel, "", failed=True)
     file = CaseFile(folder, entry.name, rel, text)
+    run.fields[rel] = file.field_at
     file.case = cases.get((folder, entry.name))
     file.lines = dict(file.case.lines) if file.case is not None else _key_lines(text)
     try:

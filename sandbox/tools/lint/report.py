@@ -36,6 +36,11 @@ class Finding:
     rule: str
     message: str
     hint: str
+    # What the finding is about inside the file, independent of line numbers: `params.siren`,
+    # `payload/data/siren`, `status`, or "" for the whole file (what a baseline keys on).
+    field: str = ""
+    # The other file of the finding (the winner of a duplicate): linting that file shows it too.
+    related: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +48,7 @@ class Finding:
             "file": self.file,
             "line": self.line,
             "rule": self.rule,
+            "field": self.field,
             "message": self.message,
             "hint": self.hint,
         }
