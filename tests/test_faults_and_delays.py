@@ -40,9 +40,10 @@ def _request() -> CaseRequest:
 
 
 REQUEST = _request()
-REQUEST_CASE = "api_entreprise_v3_insee_unites_legales/" + build_snapshot(ROOT).tables[
-    "api_entreprise_v3_insee_unites_legales"
-].cases[0].file
+REQUEST_CASE = (
+    "api_entreprise_v3_insee_unites_legales/"
+    + build_snapshot(ROOT).tables["api_entreprise_v3_insee_unites_legales"].cases[0].file
+)
 
 
 def app(**scenarios: Any) -> Any:

@@ -62,9 +62,7 @@ def _unreachable_in_staging() -> tuple[tuple[str, str, frozenset[str]], ...]:
     for finding in report.findings:
         if finding.rule in REACHABILITY_RULES and finding.file.count("/") == 2:
             rules.setdefault(finding.file, set()).add(finding.rule)
-    return tuple(
-        (file.split("/")[1], file.split("/")[2], frozenset(found)) for file, found in sorted(rules.items())
-    )
+    return tuple((file.split("/")[1], file.split("/")[2], frozenset(found)) for file, found in sorted(rules.items()))
 
 
 def route_request(served: Served, operation: Operation, case: Case | None) -> CaseRequest:
@@ -121,7 +119,7 @@ def test_every_case_real_staging_cannot_reach_is_answered_exactly_on_request(ser
         tally["FranceConnect route" if table.operation.is_france_connect else "API token"] += 1
         if not same:
             failures.append(f"{case.id}: {response.status_code} {str(body_of(response))[:200]}")
-    print(f"\n[Prefer: case=] {len(unreachable)} unreachable in staging mode, {len(gone)} on the gone route; {dict(tally)}")
+    print(f"\n[Prefer: case=] {len(unreachable)} unreachable in staging mode, {len(gone)} gone; {dict(tally)}")
     assert len(gone) == 22
     assert len(forced) == 98  # 95 of the model's 117, and the 3 refused by §3.5 rules the model lacks
     assert failures == []
