@@ -46,6 +46,7 @@ class Who:
         return not self.nobody and not self.all_of and self.any_of is None
 
     def describe(self) -> str:
+        """`needs a and b`, `needs one of a, b`, `always sent`, `never sent`."""
         if self.nobody:
             return "never sent"
         if self.everyone:
@@ -53,7 +54,7 @@ class Who:
         parts = [" and ".join(sorted(self.all_of))] if self.all_of else []
         if self.any_of is not None:
             parts.append("one of " + ", ".join(sorted(self.any_of)))
-        return " and ".join(parts)
+        return "needs " + " and ".join(parts)
 
 
 EVERYONE = Who()
