@@ -3,6 +3,7 @@ a delay or a fault (the `Prefer` header). Served from the embedded default by a 
 
 from __future__ import annotations
 
+import itertools
 import json
 import shlex
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ def curl_request(command: str) -> tuple[dict[str, str], list[tuple[str, str]], s
     headers: dict[str, str] = {}
     query: list[tuple[str, str]] = []
     url = ""
-    for option, value in zip(words, words[1:], strict=False):
+    for option, value in itertools.pairwise(words):
         if option == "-H":
             name, _, text = value.partition(": ")
             headers[name] = text
@@ -75,7 +76,7 @@ def test_try_it_offers_the_cases_the_statuses_and_the_faults(served: tuple[Sandb
 
 
 def test_the_journal_page_shows_the_preference_applied(served: tuple[SandboxApp, str]) -> None:
-    app, base = served
+    _, base = served
     page = parse(httpx.get(f"{base}/ui/operations/{OPERATION}?lang=en", timeout=30).text)
     headers, query, url = curl_request(page.find("pre", id="case-1-force").raw_text)
     httpx.get(url, params=query, headers={**headers, "Prefer": "code=503, delay=10"}, timeout=30)
