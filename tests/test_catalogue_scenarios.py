@@ -25,7 +25,7 @@ def served() -> Iterator[tuple[SandboxApp, str]]:
         yield app, base
 
 
-def curl_request(command: str) -> tuple[dict[str, str], list[tuple[str, str]], str]:
+def curl_request(command: str) -> tuple[dict[str, str], tuple[tuple[str, str], ...], str]:
     """The headers, query pairs (`-G -d`) and URL of a cURL command the catalogue shows."""
     words = shlex.split(command.replace("\\\n", " "))
     headers: dict[str, str] = {}
@@ -40,7 +40,7 @@ def curl_request(command: str) -> tuple[dict[str, str], list[tuple[str, str]], s
             query.append((httpx.QueryParams(f"n={name}")["n"], httpx.QueryParams(f"v={text}")["v"]))
         elif option == "--url":
             url = value
-    return headers, query, url
+    return headers, tuple(query), url
 
 
 def test_each_case_shows_the_curl_that_forces_it_and_that_curl_gets_the_case(served: tuple[SandboxApp, str]) -> None:
@@ -113,3 +113,17 @@ def test_try_it_in_a_browser_sends_the_prefer_header(served: tuple[SandboxApp, s
             page.wait_for_function("document.querySelector('#try-result').dataset.verdict === 'error'")
         finally:
             context.close()
+
+
+def test_the_explanation_says_what_the_prefer_header_would_obtain(served: tuple[SandboxApp, str]) -> None:
+    app, base = served
+    table = app.snapshot.tables[OPERATION]
+    case = table.cases[-1]
+    target = f"{base}/__sandbox/explain{table.operation.path}?recipient=13002526500013"
+    explained = httpx.get(target, headers={"Prefer": f"case={case.file}, delay=20"}, timeout=30).json()
+    assert explained["profile"] == "staging"
+    assert explained["preference"]["applied"] == f"case={case.file}, delay=20"
+    assert explained["preference"]["answer"] == {"status": case.status, "case": case.id, "outcome": "preference"}
+    unknown = httpx.get(target, headers={"Prefer": "case=nope.yaml"}, timeout=30).json()["preference"]
+    assert unknown["applied"] is None and unknown["answer"]["outcome"] == "preference-error"
+    assert "preference" not in httpx.get(target, timeout=30).json()
