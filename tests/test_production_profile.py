@@ -33,7 +33,7 @@ from sandbox.serve.pipeline import Services
 from sandbox.serve.scenarios import Scenarios
 from sandbox.tools.reaching import case_request
 from sandbox.web import create_app
-from tests.conftest import CORPORA, SHARED_FIXTURES, corpus_path
+from tests.conftest import CORPORA, ROOT, SHARED_FIXTURES, corpus_path
 from tests.test_replay import MODEL_TODAY
 
 FACTS = SHARED_FIXTURES.parent / "spec" / "scope-filtering.yaml"
@@ -326,3 +326,35 @@ def test_the_staging_profile_sends_payloads_whole() -> None:
         operation_id = "api_particulier_v2_cnav_prime_activite"
         response, whole = _answer(base_url, operation_id, ["prime_activite_majoration"])
     assert response.json() == whole and response.headers["x-sandbox-profile"] == "staging"
+
+
+@pytest.mark.parametrize("profile", ["staging", "production"])
+def test_every_answer_says_its_profile(profile: str) -> None:
+    """API answers of every kind, refusals before parsing, the catalogue and the sandbox's own routes."""
+    snapshot = build_snapshot(ROOT, secrets=[SECRET])
+    token = mint(SECRET, sorted({s for listed in (snapshot.content.authorizations or {}).values() for s in listed}))
+    bearer = {"Authorization": f"Bearer {token}"}
+    unit = "/v3/insee/sirene/unites_legales/130025265?recipient=13002526500013&context=c&object=o"
+    requests = [
+        ("GET", unit, bearer),  # 200
+        ("GET", unit, {**bearer, "Prefer": "code=404"}),  # chosen by Prefer
+        ("GET", unit, {**bearer, "Prefer": "case=nope.yaml"}),  # a preference error
+        ("GET", unit, {}),  # 401
+        ("GET", "/nothing", {}),  # 404, no route
+        ("HEAD", "/v3/ping", {}),
+        ("GET", "/" + "a" * 9000, {}),  # 414, refused before anything is parsed
+        ("GET", "/", {}),
+        ("GET", "/ui/operations", {}),
+        ("GET", "/ui/static/catalogue.css", {}),
+        ("GET", "/__sandbox/status", {}),
+        ("GET", "/__sandbox/requests", {}),
+        ("GET", "/__sandbox/explain/v3/insee/sirene/unites_legales/1", {}),
+    ]
+    app = create_app(snapshot, Services(scenarios=Scenarios(profile=profile)))
+    seen = set()
+    with serve_in_thread(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+        for method, target, headers in requests:
+            response = client.request(method, target, headers=headers)
+            seen.add(response.status_code)
+            assert response.headers.get("x-sandbox-profile") == profile, (method, target[:60], response.status_code)
+    assert {200, 400, 401, 404, 414} <= seen, seen
