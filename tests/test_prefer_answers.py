@@ -19,6 +19,7 @@ import pytest
 
 from sandbox.load.repository import Case
 from sandbox.load.snapshot import Snapshot, build_snapshot
+from sandbox.rules import errors
 from sandbox.rules.matching import MatchMode
 from sandbox.rules.operations import Operation
 from sandbox.rules.tokens import configured_secrets, granted, mint
@@ -99,6 +100,19 @@ def body_of(response: httpx.Response) -> Any:
         return response.text
 
 
+def in_the_api_error_format(body: Any, status: int, v2: bool) -> bool:
+    """Any JSON for a success; an error: json_api on v3+, `{error, reason, message}` (or flat) on v2."""
+    if status < 400:
+        return isinstance(body, (dict, list))
+    if not isinstance(body, dict):
+        return False
+    if v2:
+        flat = isinstance(body.get("errors"), list) and all(isinstance(e, str) for e in body["errors"])
+        return flat or {"error", "reason", "message"} <= set(body)
+    listed = body.get("errors")
+    return isinstance(listed, list) and bool(listed) and all(isinstance(e, dict) and "code" in e for e in listed)
+
+
 def test_every_case_real_staging_cannot_reach_is_answered_exactly_on_request(served: Served) -> None:
     """lint --match staging: 117 cases of siade_staging_data agree with the reference model (+3 refused by
     rules the model lacks); the 22 of the route that answers 410 are left out. Each of the others is
@@ -127,7 +141,8 @@ def test_every_case_real_staging_cannot_reach_is_answered_exactly_on_request(ser
 
 def test_every_documented_status_of_every_operation_is_answered_on_request(served: Served) -> None:
     """For every operation, every status of a case or of its OpenAPI responses, through `Prefer: code=`:
-    the first case with that status (case files in name order), else the OpenAPI example."""
+    the first case with that status (case files in name order), else the OpenAPI example, an error in
+    the API's own format."""
     tally: Counter[str] = Counter()
     failures = []
     for table in served.snapshot.tables.values():
@@ -148,7 +163,7 @@ def test_every_documented_status_of_every_operation_is_answered_on_request(serve
             if with_case:
                 ok = ok and body_of(response) == with_case[0].payload
             else:
-                ok = ok and isinstance(body_of(response), (dict, list))
+                ok = ok and in_the_api_error_format(body_of(response), status, operation.is_v2)
             tally["from a case" if with_case else "from the OpenAPI document"] += 1
             if not ok:
                 failures.append(f"{operation.id} code={status}: {response.status_code} {response.headers}")
@@ -245,3 +260,14 @@ def test_no_prefer_answers_what_real_staging_answers() -> None:
     assert asked.status_code == plain.status_code and asked.content == plain.content
     assert "preference-applied" not in asked.headers
     assert asked.headers["x-sandbox-profile"] == "staging"
+
+
+def test_a_json_api_example_of_a_v2_document_is_answered_in_the_v2_format() -> None:
+    document = {"errors": [{"code": "50002", "title": "Accès non autorisé", "detail": "Jeton absent", "meta": {}}]}
+    expected = {"error": "access_denied", "reason": "Jeton absent", "message": "Jeton absent"}
+    assert errors.v2_from_json_api(401, document) == expected
+    assert errors.v2_from_json_api(418, document) == {**expected, "error": "error"}
+    assert errors.v2_from_json_api(429, document) == {"errors": ["Jeton absent"]}
+    assert errors.v2_from_json_api(200, document) == document  # not an error: as documented
+    v2 = {"error": "not_found", "reason": "r", "message": "r"}
+    assert errors.v2_from_json_api(404, v2) == v2

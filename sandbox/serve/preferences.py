@@ -3,7 +3,8 @@
 * `case=<file>`: that case of the routed operation, reachable or not, without parameter
   validation or lookup; an unknown file is an error (00190) listing the operation's cases;
 * `code=<status>`: the operation's first case with that status (case files in name order),
-  else the OpenAPI example of that status, else an error (00191) listing the statuses there are;
+  else the OpenAPI example of that status in the API's error format, else an error (00191)
+  listing the statuses there are;
 * `delay=<ms>` and `fault=...` are not answers: they are recorded in `Applied` for the app,
   which delays or breaks the delivery (`serve.delivery`).
 
@@ -104,6 +105,8 @@ class ForcedAnswers:
             body = self.operation.examples[status]
         else:
             body = generate_example(self.operation.responses[status], self.operation.components)
+        if self.operation.is_v2:  # some v2 documents show json_api errors: v2 sends its own format
+            body = errors.v2_from_json_api(code, body)
         content_type = rendering.JSON if self.operation.is_v2 else rendering.JSON_API
         headers = rendering.headers(
             ("Content-Type", content_type),
