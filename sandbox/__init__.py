@@ -28,6 +28,8 @@ _EXPORTS = {
     "default_fixtures": "sandbox.load.embedded",
     "SandboxApp": "sandbox.serve.app",
     "Services": "sandbox.serve.pipeline",
+    "Scenarios": "sandbox.serve.scenarios",
+    "prefer_header": "sandbox.serve.prefer_header",
     "ResponseValidators": "sandbox.serve.response_validation",
     "serve_in_thread": "sandbox.serve.local_server",
     "case_request": "sandbox.tools.reaching",
@@ -43,6 +45,7 @@ __all__ = [
     "MatchMode",
     "ResponseValidators",
     "SandboxApp",
+    "Scenarios",
     "ServeConfig",
     "Services",
     "Snapshot",
@@ -55,6 +58,7 @@ __all__ = [
     "lint_repository",
     "make_syncer",
     "mint",
+    "prefer_header",
     "run_contract",
     "serve_in_thread",
 ]
@@ -70,7 +74,9 @@ if TYPE_CHECKING:
     from sandbox.serve.app import SandboxApp
     from sandbox.serve.local_server import serve_in_thread
     from sandbox.serve.pipeline import Services
+    from sandbox.serve.prefer_header import prefer_header
     from sandbox.serve.response_validation import ResponseValidators
+    from sandbox.serve.scenarios import Scenarios
     from sandbox.tools.contract import run_contract
     from sandbox.tools.lint import lint_repository
     from sandbox.tools.reaching import case_request

@@ -9,15 +9,20 @@ every test that asks for them):
 * `sandbox_app`: the ASGI application itself, for in-process tests through
   `httpx.ASGITransport` (no socket, no thread).
 * `sandbox_token`: the token both of them accept.
+* `sandbox_prefer`: builds the `Prefer` header that asks for a case, a status, a delay or a
+  fault: `headers=sandbox_prefer(code=502)`, `sandbox_prefer(case="404.yaml", delay=2000)`,
+  `sandbox_prefer(fault="timeout")` (docs/scenarios.md).
 
 Configuration, in `pytest.ini` / `pyproject.toml` (`[tool.pytest.ini_options]`):
 
 * `sandbox_fixtures`: the fixture repository (a path relative to the ini file);
   default: the repository embedded in the `sandbox` package;
 * `sandbox_match`: `documented` (default) or `staging`;
-* `sandbox_today`: `YYYY-MM-DD`, the date validation rules count from (default: today).
+* `sandbox_today`: `YYYY-MM-DD`, the date validation rules count from (default: today);
+* `sandbox_profile`: `staging` (default, payloads whole) or `production` (a 200 answer keeps only
+  what the token's scopes allow; `sandbox_server.token_with(...)` mints a token of some scopes).
 
-A test, class or module marked `@pytest.mark.sandbox(fixtures=..., match=..., today=...)`
+A test, class or module marked `@pytest.mark.sandbox(fixtures=..., match=..., today=..., profile=...)`
 gets a sandbox with those settings instead (relative paths are relative to the rootdir).
 
 The plugin is registered by the package's `pytest11` entry point; from a source checkout
@@ -28,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +47,7 @@ if TYPE_CHECKING:
 
 MARKER = "sandbox"
 FIXTURE_NAMES = ("sandbox_server", "sandbox_app", "sandbox_token")
-_MARKER_KEYWORDS = frozenset({"fixtures", "match", "today"})
+_MARKER_KEYWORDS = frozenset({"fixtures", "match", "today", "profile"})
 _CLIENT_TIMEOUT_S = 10.0
 
 
@@ -58,6 +63,7 @@ class SandboxSettings:
     fixtures: Path
     match: str = "documented"  # a `sandbox.matching.MatchMode` value
     today: datetime.date | None = None
+    profile: str = "staging"  # staging | production
 
     @property
     def id(self) -> str:
@@ -68,10 +74,20 @@ class SandboxSettings:
         parts = ["embedded" if embedded else self.fixtures.name or str(self.fixtures), self.match]
         if self.today is not None:
             parts.append(self.today.isoformat())
+        if self.profile != "staging":
+            parts.append(self.profile)
         return "sandbox:" + ":".join(parts)
 
 
 MATCH_MODES = ("documented", "staging")
+PROFILES = ("staging", "production")
+
+
+def _profile(value: Any, where: str) -> str:
+    text = str(value)
+    if text not in PROFILES:
+        raise pytest.UsageError(f"{where}: profile must be one of {', '.join(PROFILES)}, not {value!r}")
+    return text
 
 
 def _match(value: Any, where: str) -> str:
@@ -106,6 +122,7 @@ def default_settings(config: pytest.Config) -> SandboxSettings:
         fixtures=fixtures,
         match=_match(config.getini("sandbox_match") or "documented", "sandbox_match"),
         today=_today(config.getini("sandbox_today"), "sandbox_today"),
+        profile=_profile(config.getini("sandbox_profile") or "staging", "sandbox_profile"),
     )
 
 
@@ -125,7 +142,8 @@ def marker_settings(config: pytest.Config, marker: pytest.Mark | None) -> Sandbo
         fixtures = (config.rootpath / Path(marker.kwargs["fixtures"])).resolve()
     match = _match(marker.kwargs["match"], where) if marker.kwargs.get("match") is not None else settings.match
     today = _today(marker.kwargs["today"], where) if "today" in marker.kwargs else settings.today
-    return SandboxSettings(fixtures, match, today)
+    profile = _profile(marker.kwargs["profile"], where) if "profile" in marker.kwargs else settings.profile
+    return SandboxSettings(fixtures, match, today, profile)
 
 
 # ---------------------------------------------------------------------------
@@ -174,6 +192,13 @@ class SandboxServer:
         kwargs.setdefault("auth", SandboxAuth(self.token))
         return httpx.AsyncClient(base_url=self.base_url, **kwargs)
 
+    def token_with(self, *scopes: str) -> str:
+        """A token holding only these scopes (a habilitation), signed with the configured secret: with the
+        production profile, the answers keep only what they allow."""
+        from sandbox import configured_secrets, mint
+
+        return mint(configured_secrets()[0], scopes)
+
     def cases(self, operation_id: str, status: int | None = None) -> list[Case]:
         """The documented cases of an operation (optionally of one status): pick one instead of
         hard-coding identifiers."""
@@ -199,12 +224,11 @@ class _Pool:
 
     def app(self, settings: SandboxSettings) -> SandboxApp:
         if settings not in self.apps:
-            from sandbox import Services, create_app
+            from sandbox import Scenarios, Services, create_app
 
             # rate limits off (limiter=None): a test suite must never meet a 429 it did not ask for
-            self.apps[settings] = create_app(
-                self.snapshot(settings), Services(limiter=None, fixed_today=settings.today)
-            )
+            services = Services(limiter=None, fixed_today=settings.today, scenarios=Scenarios(profile=settings.profile))
+            self.apps[settings] = create_app(self.snapshot(settings), services)
         return self.apps[settings]
 
     def server(self, settings: SandboxSettings) -> SandboxServer:
@@ -268,13 +292,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("sandbox_match", "sandbox: match mode, documented (default) or staging", default="documented")
     parser.addini("sandbox_today", "sandbox: date validation rules count from, YYYY-MM-DD (default: today)", default="")
+    parser.addini("sandbox_profile", "sandbox: profile, staging (default) or production", default="staging")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(fixtures=None, match=None, today=None): serve this test's sandbox_server, sandbox_app and "
-        "sandbox_token from another fixture repository, match mode or date (default: the sandbox_* ini options)",
+        f"{MARKER}(fixtures=None, match=None, today=None, profile=None): serve this test's sandbox_server, "
+        "sandbox_app and sandbox_token from another fixture repository, match mode, date or profile (default: "
+        "the sandbox_* ini options)",
     )
 
 
@@ -310,6 +336,14 @@ def sandbox_server(request: pytest.FixtureRequest, _sandbox_pool: _Pool) -> Sand
 def sandbox_app(request: pytest.FixtureRequest, _sandbox_pool: _Pool) -> SandboxApp:
     """The sandbox's ASGI application, for `httpx.ASGITransport(app=sandbox_app)`."""
     return _sandbox_pool.app(_settings(request))
+
+
+@pytest.fixture(scope="session")
+def sandbox_prefer() -> Callable[..., dict[str, str]]:
+    """`sandbox_prefer(case=..., code=..., delay=..., fault=...)`: the `Prefer` header asking for them."""
+    from sandbox import prefer_header
+
+    return prefer_header
 
 
 @pytest.fixture(scope="session")

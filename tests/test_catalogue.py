@@ -23,6 +23,7 @@ from sandbox.load.snapshot import build_snapshot
 from sandbox.serve.app import SandboxApp
 from sandbox.serve.local_server import serve_in_thread
 from sandbox.serve.pipeline import Services
+from sandbox.serve.prefer_header import FAULTS
 from sandbox.tools.reaching import case_request
 from sandbox.web import catalogue, create_app
 from sandbox.web.catalogue import labels
@@ -477,7 +478,12 @@ def test_path_parameters_and_the_v2_header_in_try_it(shared: tuple[SandboxApp, h
     _, client = shared
     page = parse(client.get("/ui/operations/api_entreprise_v3_dgfip_liasses_fiscales?lang=en").text)
     legends = [legend.text for legend in page.find("form", id="try-form").find_all("legend")]
-    assert legends == ["Path parameters", "Query parameters", "Authentication"]
+    assert legends == [
+        "Path parameters",
+        "Query parameters",
+        "Authentication",
+        "Scenario (Prefer header, sandbox only)",
+    ]
     path_controls = page.find_all(data_location="path")
     assert [c.attrs["data-name"] for c in path_controls] == ["siren", "year"]
     assert all(c.attrs["value"] for c in path_controls)
@@ -603,12 +609,13 @@ def test_every_label_has_both_languages_and_every_used_label_exists() -> None:
     for template in TEMPLATES.glob("*.html"):
         used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']""", template.read_text()))
     prefixes = {key for key in used if key.endswith("_")}  # completed in the template: t("api_" ~ api)
-    assert prefixes == {"api_", "auth_", "fallback_", "severity_", "try_token_"}
+    assert prefixes == {"api_", "auth_", "fallback_", "fault_", "severity_", "try_token_"}
     dynamic = {
         *(f"api_{api}" for api in ("entreprise", "particulier")),
         *(f"{prefix}{kind}" for prefix in ("auth_", "try_token_") for kind in ("bearer", "x_api_key", "franceconnect")),
         *(f"fallback_{kind}" for kind in ("openapi", "no_case", "folder")),
         *(f"severity_{kind}" for kind in ("error", "warning")),
+        *(f"fault_{fault}" for fault in FAULTS),
     }
     known = set(table) | {key.removesuffix("_one") for key in table if f"{key.removesuffix('_one')}_other" in table}
     assert (used - prefixes) | dynamic <= known, sorted(((used - prefixes) | dynamic) - known)

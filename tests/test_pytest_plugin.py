@@ -214,7 +214,7 @@ def test_the_marker_gives_a_test_its_own_sandbox(pytester: pytest.Pytester) -> N
     result = run(pytester)
     result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(["*test_marked[[]sandbox:tiny:staging[]] PASSED*"])
-    assert "sandbox(fixtures=None, match=None, today=None)" in run(pytester, "--markers").stdout.str()
+    assert "sandbox(fixtures=None, match=None, today=None, profile=None)" in run(pytester, "--markers").stdout.str()
 
 
 def test_wrong_settings_are_reported_clearly(pytester: pytest.Pytester) -> None:
@@ -272,3 +272,36 @@ def test_the_example_integrator_suite_passes() -> None:
     output = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert output.returncode == 0, output.stdout[-3000:] + output.stderr[-3000:]
     assert " passed" in output.stdout and "failed" not in output.stdout
+
+
+def test_sandbox_prefer_asks_for_a_status_and_the_profile_marker_cuts_payloads(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        QF = "/v3/dss/quotient_familial/identite"
+
+        def test_a_provider_error_on_request(sandbox_server, sandbox_prefer):
+            assert sandbox_prefer(code=502, delay=10) == {{"Prefer": "code=502, delay=10"}}
+            with sandbox_server.client() as client:
+                path = "/v3/insee/sirene/unites_legales/130025265?{TRACKING}"
+                response = client.get(path, headers=sandbox_prefer(code=502))
+            assert response.status_code == 502
+            assert response.headers["preference-applied"] == "code=502"
+            assert response.headers["x-sandbox-profile"] == "staging"
+
+        @pytest.mark.sandbox(profile="production")
+        def test_production_keeps_what_the_scopes_allow(sandbox_server, sandbox_prefer):
+            case = next(c for c in sandbox_server.cases("api_particulier_v3_cnav_quotient_familial_with_civility", 200))
+            token = sandbox_server.token_with("quotient_familial", "cnaf_adresse")
+            with sandbox_server.client() as client:
+                response = client.get(
+                    QF + "?recipient=13002526500013",
+                    headers={{"Authorization": "Bearer " + token, **sandbox_prefer(case=case.file)}},
+                )
+            assert response.status_code == 200 and response.headers["x-sandbox-profile"] == "production"
+            assert list(response.json()["data"]) == ["adresse"]
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=2)

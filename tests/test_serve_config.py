@@ -29,7 +29,7 @@ from tests import tiny_repository
 
 SETTINGS = dataclasses.fields(ServeConfig)
 # Texts tried, in order, on an option with a parser, for a value that is accepted and not the default.
-_CANDIDATES = ("7", "2026-01-31", "some/folder")
+_CANDIDATES = ("7", "2026-01-31", "some/folder", "50..200")
 
 
 def serve_parser() -> argparse.ArgumentParser:

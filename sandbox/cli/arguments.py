@@ -68,6 +68,17 @@ def iso_date_text(text: str) -> str:
     return iso_date(text).isoformat()
 
 
+def latency_text(text: str) -> str:
+    """`MIN..MAX` milliseconds (`--latency`), kept as text like `iso_date_text`."""
+    from sandbox.serve.scenarios import parse_latency
+
+    try:
+        low, high = parse_latency(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return f"{low}..{high}"
+
+
 def path_text(text: str) -> str:
     """A path, written the way `Path` writes it (`cache/` is `cache`), kept as text like `iso_date_text`."""
     return str(Path(text))

@@ -32,6 +32,7 @@ from sandbox.serve.journal import redact_text
 from sandbox.serve.pipeline import Services
 from sandbox.serve.ratelimit import RateLimiter
 from sandbox.serve.request_limits import RequestLimits
+from sandbox.serve.scenarios import Scenarios, parse_latency
 from sandbox.web import create_app
 
 _CONFIG_FIELDS = frozenset(setting.name for setting in dataclasses.fields(ServeConfig))
@@ -75,13 +76,25 @@ def request_limits(config: ServeConfig) -> RequestLimits:
     return RequestLimits(**{limit.name: getattr(config, limit.name) for limit in dataclasses.fields(RequestLimits)})
 
 
+def scenarios(config: ServeConfig) -> Scenarios:
+    """`Prefer`, latency and profile: the options of the "beyond the staging" group."""
+    return Scenarios(
+        prefer=config.prefer,
+        max_delay_s=config.max_delay,
+        latency_ms=parse_latency(config.latency) if config.latency else None,
+        seed=config.seed,
+        profile=config.profile,
+    )
+
+
 def services(config: ServeConfig, snapshot: Snapshot) -> Services:
-    """The request path's settings: the fields shared by name, and the three built from other fields."""
+    """The request path's settings: the fields shared by name, and the four built from other fields."""
     return Services(
         **{name: getattr(config, name) for name in SHARED_WITH_SERVICES},
         limiter=RateLimiter() if config.rate_limit else None,  # it counts; each snapshot gives the limits
         fixed_today=datetime.date.fromisoformat(config.today) if config.today else None,
         limits=request_limits(config),
+        scenarios=scenarios(config),
     )
 
 

@@ -15,13 +15,16 @@ from urllib.parse import urlsplit
 
 from sandbox.cli.arguments import bounded_int, interval, iso_date
 from sandbox.rules.matching import MatchMode
+from sandbox.rules.production_fields import PROFILES
 from sandbox.tools.contract import (
     CONNECTION_RETRIES,
     DEFAULT_CONCURRENCY,
     DEFAULT_TIMEOUT_S,
     ContractOptions,
     ContractSetupError,
+    format_habilitation,
     format_report,
+    habilitation,
     run_contract,
 )
 
@@ -53,6 +56,9 @@ examples:
   sandbox contract --base-url https://staging.entreprise.api.gouv.fr --match staging \\
       --fixtures ../siade_staging_data --only api_entreprise_v3_insee_unites_legales
   sandbox contract --base-url http://127.0.0.1:8000 --france-connect --junit contract.xml
+  sandbox contract --profile production --scopes cnaf_quotient_familial,cnaf_adresse \\
+      --fixtures ../siade_staging_data          # what this habilitation receives, offline
+  sandbox contract --base-url http://127.0.0.1:8000 --profile production --scopes cnaf_adresse
 """
 
 
@@ -63,14 +69,21 @@ def _base_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def _scopes(text: str) -> tuple[str, ...]:
+    scopes = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not scopes or any(not scope.replace("_", "").isalnum() for scope in scopes):
+        raise argparse.ArgumentTypeError(f"expected scope names separated by commas, got {text[:60]!r}")
+    return scopes
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-url",
-        required=True,
         type=_base_url,
         metavar="URL",
         help="server to check, e.g. http://127.0.0.1:8000 or https://staging.entreprise.api.gouv.fr "
-        "(its host is sent as Host)",
+        "(its host is sent as Host); without it, --profile production --scopes shows what that "
+        "habilitation receives, offline",
     )
     parser.add_argument(
         "--fixtures", metavar="PATH", type=Path, help="fixture repository whose cases are replayed (default: embedded)"
@@ -114,6 +127,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default mode) or staging (the real staging, or `sandbox serve --match staging`); default: %(default)s",
     )
     parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="staging",
+        help="the server's profile: staging (payloads whole, default) or production (each 200 body is "
+        "expected cut to the token's scopes, like `sandbox serve --profile production`)",
+    )
+    parser.add_argument(
+        "--scopes",
+        type=_scopes,
+        metavar="SCOPE[,SCOPE...]",
+        help="send a token minted with these scopes (a habilitation) instead of the repository's; "
+        "routes they do not open are expected failures",
+    )
+    parser.add_argument(
+        "--jwt-secret",
+        metavar="SECRET",
+        help="the secret that signs the --scopes token (default: SANDBOX_JWT_SECRET, else the sandbox's own)",
+    )
+    parser.add_argument(
         "--today",
         type=iso_date,
         metavar="YYYY-MM-DD",
@@ -140,9 +172,15 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
     err = err or sys.stderr
     from sandbox.load.embedded import default_fixtures
 
+    fixtures = Path(args.fixtures) if args.fixtures else default_fixtures()
+    if args.base_url is None:
+        if args.profile != "production" or args.scopes is None:
+            print("sandbox contract: give --base-url, or --profile production --scopes to see a habilitation", file=err)
+            return 2
+        return show_habilitation(fixtures, args.scopes, tuple(args.only), out, err)
     options = ContractOptions(
         base_url=args.base_url,
-        fixtures=Path(args.fixtures) if args.fixtures else default_fixtures(),
+        fixtures=fixtures,
         token=args.token,
         france_connect=args.france_connect,
         junit=args.junit,
@@ -151,6 +189,9 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
         timeout_s=args.timeout,
         today=args.today,
         match=args.match,
+        profile=args.profile,
+        scopes=args.scopes,
+        jwt_secret=args.jwt_secret,
     )
     try:
         report = run_contract(options, progress_stream=err)
@@ -162,6 +203,23 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
     if options.junit is not None:
         print(f"JUnit report written to {options.junit}", file=out)
     return 0 if report.ok else 1
+
+
+def show_habilitation(fixtures: Path, scopes: tuple[str, ...], only: tuple[str, ...], out: TextIO, err: TextIO) -> int:
+    """What a token with `scopes` receives from production, per operation of the repository (offline)."""
+    from sandbox.load.snapshot import build_snapshot
+
+    if not (fixtures / "payloads").is_dir():
+        print(f"sandbox contract: {fixtures} is not a fixture repository (no payloads/ folder)", file=err)
+        return 2
+    snapshot = build_snapshot(fixtures)
+    unknown = sorted(set(only) - set(snapshot.tables))
+    if unknown:
+        print(f"sandbox contract: unknown operation(s): {', '.join(unknown)}", file=err)
+        return 2
+    for line in format_habilitation(habilitation(snapshot, scopes, only), scopes):
+        print(line, file=out)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.cli.arguments import bounded_int, interval, iso_date_text, path_text
+from sandbox.cli.arguments import bounded_int, interval, iso_date_text, latency_text, path_text
 from sandbox.load.repository_files import (
     DEFAULT_MAX_ALIAS_NODES,
     DEFAULT_MAX_CASE_BYTES,
@@ -29,6 +29,7 @@ from sandbox.load.repository_files import (
 )
 from sandbox.load.sources import CACHE_DIR_ENVIRONMENT, default_cache_dir
 from sandbox.rules.matching import MatchMode
+from sandbox.rules.production_fields import PROFILES
 from sandbox.rules.tokens import SECRET_ENVIRONMENT
 from sandbox.serve.access import ADMIN_TOKEN_ENVIRONMENT
 from sandbox.serve.request_limits import (
@@ -38,6 +39,7 @@ from sandbox.serve.request_limits import (
     DEFAULT_MAX_URL_BYTES,
     DEFAULT_MAX_WEBHOOK_BYTES,
 )
+from sandbox.serve.scenarios import DEFAULT_MAX_DELAY_S
 
 CONFIG_ENVIRONMENT = "SANDBOX_SERVE_CONFIG"
 WEBHOOK_SECRET_ENVIRONMENT = "SANDBOX_WEBHOOK_SECRET"
@@ -46,6 +48,7 @@ MAX_POLL_S = 86_400  # a day: a longer interval is "never", which is 0
 MAX_WORKERS = 64  # each worker holds a whole snapshot in memory
 MAX_JOURNAL_SIZE = 10_000  # entries are bounded in size; this bounds their number
 MAX_SHUTDOWN_TIMEOUT_S = 3_600
+MAX_DELAY_S = 3_600  # an hour: a longer wait is a server that is down
 _LARGEST = 2**40  # the byte and count limits: any size a machine could hold
 
 FLAG = "flag"  # the metadata key of a field's `Flag`
@@ -58,11 +61,18 @@ REQUEST_LIMITS = "request limits"
 CONTRACT = "contract"
 FILE_LIMITS = "file limits"
 ADMIN = "admin"
+SCENARIOS = "scenarios"
 GROUPS: Mapping[str, tuple[str, str | None]] = {
     SYNC: ("following a git repository", None),
     DIAGNOSTICS: ("diagnostics", None),
     REQUEST_LIMITS: ("request limits (checked before anything is parsed)", None),
     CONTRACT: ("staging contract", None),
+    SCENARIOS: (
+        "beyond the staging (docs/scenarios.md)",
+        "A request may send `Prefer: case=<file>`, `code=<status>`, `delay=<ms>` or "
+        "`fault=reset|empty|timeout|truncated` (RFC 7240, combinable); the answer lists what was done in "
+        "`Preference-Applied`. Every answer says its profile in `X-Sandbox-Profile`.",
+    ),
     FILE_LIMITS: (
         "limits on the fixture repository (untrusted input: a file over a limit is refused and reported)",
         None,
@@ -365,6 +375,57 @@ class ServeConfig:
             parse=iso_date_text,
             metavar="YYYY-MM-DD",
             help="the date validation rules count from (age windows, year ranges); default: the real date",
+        ),
+    )
+    prefer: bool = field(
+        default=True,
+        metadata=option(
+            "--no-prefer",
+            group=SCENARIOS,
+            action="store_false",
+            help="ignore the Prefer header: answer only what the real staging answers",
+        ),
+    )
+    max_delay: float = field(
+        default=DEFAULT_MAX_DELAY_S,
+        metadata=option(
+            "--max-delay",
+            group=SCENARIOS,
+            parse=interval(0, MAX_DELAY_S),
+            metavar="SECONDS",
+            help="longest delay a request may ask for (Prefer: delay=); how long fault=timeout holds a "
+            "connection before closing it (default: %(default)s)",
+        ),
+    )
+    latency: str | None = field(
+        default=None,
+        metadata=option(
+            "--latency",
+            group=SCENARIOS,
+            parse=latency_text,
+            metavar="MIN..MAX",
+            help="delay every API answer by a uniform draw between MIN and MAX milliseconds, "
+            "e.g. 50..400 (Prefer: delay= replaces the draw; default: none)",
+        ),
+    )
+    seed: int | None = field(
+        default=None,
+        metadata=option(
+            "--seed",
+            group=SCENARIOS,
+            parse=bounded_int(0, 2**63 - 1),
+            metavar="N",
+            help="seed of the --latency draws: the same seed gives the same delays in the same order",
+        ),
+    )
+    profile: str = field(
+        default="staging",
+        metadata=option(
+            "--profile",
+            group=SCENARIOS,
+            choices=PROFILES,
+            help="staging: payloads whole, like the real staging (default); production: a 200 answer keeps "
+            "only the attributes the token's scopes allow, like production",
         ),
     )
     max_case_bytes: int = field(

@@ -85,6 +85,11 @@ def operations_from_documents(
                 document=document.path,
                 components=components,
                 layer=document.layer,
+                examples={
+                    str(status): example
+                    for status, body in responses.items()
+                    if (example := _response_example(body, components)) is not _NO_EXAMPLE
+                },
             )
     return operations
 
@@ -97,6 +102,30 @@ def _parameter(raw: Mapping[str, Any]) -> Parameter:
         required=bool(raw.get("required", False)),
         schema=schema if isinstance(schema, dict) else {},
     )
+
+
+_NO_EXAMPLE = object()
+
+
+def _response_example(body: Any, components: Mapping[str, Any]) -> Any:
+    """The first example of a response (`example`, else the first of `examples`), JSON media first."""
+    body = resolve(body, components)
+    media = body.get("content") if isinstance(body, dict) else None
+    if not isinstance(media, dict):
+        return _NO_EXAMPLE
+    ordered = [media.get("application/json"), media.get("application/vnd.api+json"), *media.values()]
+    for candidate in ordered:
+        if not isinstance(candidate, dict):
+            continue
+        if "example" in candidate:
+            return candidate["example"]
+        examples = candidate.get("examples")
+        if isinstance(examples, dict):
+            for named in examples.values():
+                named = resolve(named, components)
+                if isinstance(named, dict) and "value" in named:
+                    return named["value"]
+    return _NO_EXAMPLE
 
 
 def _response_schema(body: Any, components: Mapping[str, Any]) -> Mapping[str, Any] | None:

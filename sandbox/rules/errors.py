@@ -30,6 +30,37 @@ def flat_body(details: Sequence[str]) -> bytes:
     return encode_json({"errors": list(details)})
 
 
+# The `error` of a Particulier v2 organizer error, by status (spec §3.6); 409 and 429 are flat.
+V2_KIND_BY_STATUS = {
+    400: "bad_request",
+    401: "access_denied",
+    403: "access_denied",
+    404: "not_found",
+    502: "data_provider_error",
+    503: "data_provider_error",
+    504: "gateway_timeout",
+}
+V2_FLAT_STATUSES = frozenset({409, 429})
+
+
+def v2_from_json_api(status: int, document: object) -> object:
+    """A json_api error document (`{"errors": [{…, "detail"}]}`) in the v2 format of its status.
+
+    The v2 OpenAPI documents give json_api examples for some errors, which v2 never sends:
+    the first error's detail becomes `reason` and `message` (flat errors keep every detail).
+    Anything else is returned as it is.
+    """
+    if status < 400 or not isinstance(document, dict) or not isinstance(document.get("errors"), list):
+        return document
+    details = [str(e.get("detail") or e.get("title") or "") for e in document["errors"] if isinstance(e, dict)]
+    if not details or len(details) != len(document["errors"]):
+        return document
+    if status in V2_FLAT_STATUSES:
+        return {"errors": details}
+    kind = V2_KIND_BY_STATUS.get(status, "error")
+    return {"error": kind, "reason": details[0], "message": details[0]}
+
+
 def unknown_path_text(api: str) -> bytes:
     """Rails' `errors#not_found`: `api_kind.humanize` with the `API` acronym inflection (§11.1)."""
     name = "API particulier" if api == "particulier" else "API entreprise"

@@ -44,6 +44,8 @@ class Operation:
     document: str
     components: Mapping[str, Any] = field(repr=False, default_factory=dict)
     layer: int = 0
+    # the first example the document gives for each response status (what `Prefer: code=` answers)
+    examples: Mapping[str, Any] = field(repr=False, default_factory=dict)
 
     @property
     def is_v2(self) -> bool:

@@ -21,8 +21,10 @@ from sandbox.rules.bounded_cache import BoundedCache
 from sandbox.rules.unreadable import reads_body
 from sandbox.serve import replies
 from sandbox.serve.access import AdminPolicy
+from sandbox.serve.delivery import deliver
 from sandbox.serve.journal import PATH_CHARS, QUERY_CHARS, Entry, Journal, journal_text
 from sandbox.serve.pipeline import IncomingRequest, Services, answer
+from sandbox.serve.prefer_header import NO_PREFERENCES
 from sandbox.serve.request_limits import NOSNIFF, announced_too_large, body_too_large, oversize, read_body
 from sandbox.serve.response_validation import ResponseValidators, SchemaOutcome
 
@@ -66,10 +68,12 @@ class SandboxApp:
             await self.own(scope, receive, send)
             return
         snapshot = self.holder.current  # one snapshot per request, read once
+        scenarios = self.services.scenarios
+        own_headers = (snapshot.revision_header, scenarios.profile_header, NOSNIFF)
         refused = oversize(scope, self.services.limits)  # before anything reads the path or the headers
         if refused is not None:
             prepared = replies.reply(refused.status, refused.text.encode(), rendering.TEXT, refused.outcome)
-            await _send_prepared(send, prepared, scope["method"], (snapshot.revision_header, NOSNIFF))
+            await _send_prepared(send, prepared, scope["method"], own_headers)
             return
         path = scope["path"]
         if (
@@ -78,7 +82,7 @@ class SandboxApp:
             or path.startswith(CATALOGUE_PREFIX)
             or (path == RELOAD_PATH and scope["method"] == "POST")
         ):
-            await self.own(scope, receive, _with_headers(send, (snapshot.revision_header, NOSNIFF)))
+            await self.own(scope, receive, _with_headers(send, own_headers))
             return
         started = time.perf_counter()
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
@@ -86,19 +90,28 @@ class SandboxApp:
         if body is None:
             too_large = body_too_large(self.services.limits.max_body_bytes)
             prepared = replies.reply(413, too_large.text.encode(), rendering.TEXT, too_large.outcome)
-            await _send_prepared(send, prepared, scope["method"], (snapshot.revision_header, NOSNIFF))
+            await _send_prepared(send, prepared, scope["method"], own_headers)
             return
-        request = IncomingRequest(scope["method"], path, scope["query_string"], headers, body)
+        preferences = scenarios.preferences(scope["headers"]) if "prefer" in headers else NO_PREFERENCES
+        request = IncomingRequest(scope["method"], path, scope["query_string"], headers, body, preferences)
         answered = answer(snapshot, request, self.services)
-        prepared, operation_id = answered.prepared, answered.operation_id
-        extra = [(b"content-length", b"%d" % len(prepared.body)), snapshot.revision_header, NOSNIFF]
+        prepared, operation_id, applied = answered.prepared, answered.operation_id, answered.applied
+        extra = [(b"content-length", b"%d" % len(prepared.body)), *own_headers]
         verdict = None
         if self.services.validate_responses and operation_id is not None:
             verdict = self._schema_outcome(snapshot, operation_id, prepared)
             extra.append((b"x-sandbox-schema", verdict.verdict.encode()))
         body = b"" if scope["method"] == "HEAD" else prepared.body
-        await send({"type": "http.response.start", "status": prepared.status, "headers": (*prepared.headers, *extra)})
-        await send({"type": "http.response.body", "body": body})
+        await deliver(
+            receive,
+            send,
+            prepared.status,
+            (*prepared.headers, *extra),
+            body,
+            delay_s=scenarios.delay_s(applied),
+            fault=applied.fault,
+            max_delay_s=scenarios.max_delay_s,
+        )
         self.journal.record(
             Entry(
                 at=time.time(),
@@ -114,6 +127,7 @@ class SandboxApp:
                 near_miss=answered.near_miss,
                 schema=verdict.verdict if verdict else None,
                 schema_errors=tuple(str(e) for e in verdict.errors) if verdict else (),
+                preference=applied.text,
             )
         )
 

@@ -40,8 +40,11 @@ from sandbox.rules.unreadable import unreadable
 from sandbox.serve import replies
 from sandbox.serve.franceconnect import FranceConnectSession
 from sandbox.serve.meta_routes import meta_answer
+from sandbox.serve.prefer_header import NO_PREFERENCES, Preferences
+from sandbox.serve.preferences import NOTHING_APPLIED, Applied
 from sandbox.serve.ratelimit import RateLimiter, discriminator
 from sandbox.serve.request_limits import RequestLimits
+from sandbox.serve.scenarios import Scenarios
 
 # The memo of parameter-gate outcomes is keyed by path and query string: bounded in bytes too.
 _MEMO_SIZE = 4096
@@ -56,6 +59,7 @@ class IncomingRequest:
     query_string: bytes
     headers: Mapping[str, str]  # lower-case names
     body: bytes = b""  # read only when Rails would parse it (a JSON Content-Type), bounded
+    preferences: Preferences = NO_PREFERENCES  # its `Prefer` header (serve.scenarios reads it)
 
     @property
     def host(self) -> str:
@@ -82,6 +86,7 @@ class Services:
     clock: Callable[[], float] = time.time
     fixed_today: datetime.date | None = None
     memo_bytes: int = _MEMO_BYTES
+    scenarios: Scenarios = field(default_factory=Scenarios)  # Prefer, latency, profile
     _memo: BoundedCache[tuple[Any, ...], Any] = field(init=False)
     _memo_owner: Snapshot | None = None
 
@@ -114,6 +119,7 @@ class Answer:
     prepared: Prepared
     # the operation the path routes to (a version miss: its family's), whatever the answer; None: no route
     operation: Operation | None
+    applied: Applied = NOTHING_APPLIED  # what was done of the request's `Prefer` header
 
     @property
     def operation_id(self) -> str | None:
@@ -146,7 +152,8 @@ def answer(snapshot: Snapshot, request: IncomingRequest, services: Services) -> 
         return Answer(replies.gone(gone), operation)
     if operation is None or not reading:
         return Answer(replies.unknown_path(_guess_api(request)), operation)
-    return Answer(_Exchange(snapshot, snapshot.tables[operation.id], request, services, routed).run(), operation)
+    exchange = _Exchange(snapshot, snapshot.tables[operation.id], request, services, routed)
+    return Answer(exchange.run(), operation, exchange.applied)
 
 
 # The answer of the parameter gates for one request: a refusal of the gates that come before
@@ -170,6 +177,8 @@ class _Exchange:
     services: Services
     routed: Any  # RouteMatch | VersionMiss
     rate_headers: tuple[tuple[bytes, bytes], ...] = ()
+    caller_scopes: frozenset[str] | None = None  # set once the token and scope gates pass
+    applied: Applied = NOTHING_APPLIED
     _query: Params | None = None
 
     @property
@@ -181,9 +190,10 @@ class _Exchange:
 
     def run(self) -> Prepared:
         answer = self._gates()
-        if self.rate_headers:
-            return answer.with_headers(self.rate_headers)
-        return answer
+        if self.caller_scopes is not None:  # the production profile cuts a 200 body to the caller's scopes
+            answer = self.services.scenarios.shaped(self.snapshot, self.table, answer, self.caller_scopes)
+        extra = (*self.rate_headers, *self.applied.headers())
+        return answer.with_headers(extra) if extra else answer
 
     def _gates(self) -> Prepared:
         operation = self.table.operation
@@ -208,6 +218,8 @@ class _Exchange:
         assert user is not None
         if self.services.check_scopes and not granted(user.scopes, self.table.scopes):
             return replies.insufficient_scopes(operation.api, operation.is_v2)
+        if (forced := self._honour_preferences(user)) is not None:
+            return forced
         outcome = self._parameter_gates(session) if session is not None else self._remembered_parameter_gates()
         refusal, looked_up = outcome
         if refusal is not None:
@@ -268,6 +280,13 @@ class _Exchange:
             if error is not None:
                 return replies.in_maintenance(self.table.operation, error)
         return None
+
+    def _honour_preferences(self, user: User) -> Prepared | None:
+        """Past the token and scope gates: the caller's scopes are known (production profile), and
+        `Prefer` may choose the answer (`case=`, `code=`) or delay or break it (serve.preferences)."""
+        self.caller_scopes = user.scopes
+        forced, self.applied = self.services.scenarios.honour(self.snapshot, self.table, self.request.preferences)
+        return forced
 
     # -- tokens -------------------------------------------------------------------------
 

@@ -8,9 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.load.near_miss import NearCase
-from sandbox.load.snapshot import Snapshot
+from sandbox.load.snapshot import OperationTable, Snapshot
 from sandbox.rules.matching import NO_FACTS, MatchMode, Unmatchable, parse_query, without_tracking
+from sandbox.rules.production_fields import load_production_table
 from sandbox.rules.routing import VersionMiss, api_of_host
+from sandbox.serve.prefer_header import parse_prefer
+from sandbox.serve.preferences import ForcedBook, preferred
+from sandbox.serve.scenarios import Scenarios
 
 
 def _describe(near: NearCase, curl: str) -> dict[str, Any]:
@@ -34,8 +38,43 @@ def _describe(near: NearCase, curl: str) -> dict[str, Any]:
     }
 
 
-def explanation(snapshot: Snapshot, target: str, query_string: bytes, host: str, base_url: str) -> dict[str, Any]:
-    """`GET /__sandbox/explain/<path>?<query>`: what the sandbox does with that request, and why."""
+def _scenario(snapshot: Snapshot, table: OperationTable, prefer: str | None, scenarios: Scenarios) -> dict[str, Any]:
+    """What the request's `Prefer` header would obtain (past the token and scope gates), and the profile."""
+    described: dict[str, Any] = {"profile": scenarios.profile}
+    fields = load_production_table().for_operation(table.operation.id)
+    if scenarios.production and fields is not None and not fields.whole:
+        described["production_fields"] = {path: who.describe() for path, who in fields.paths}
+    if prefer is None:
+        return described
+    if not scenarios.prefer:
+        described["preference"] = {"header": prefer, "ignored": "the sandbox runs with --no-prefer"}
+        return described
+    preferences = parse_prefer([prefer])
+    forced, applied = preferred(ForcedBook(), snapshot, table, preferences, int(scenarios.max_delay_s * 1000))
+    answer = None
+    if forced is not None:
+        answer = {"status": forced.status, "case": forced.header(b"x-sandbox-case"), "outcome": forced.outcome}
+    described["preference"] = {
+        "header": prefer,
+        "applied": applied.text,
+        "problem": preferences.problem,
+        "answer": answer,
+        "note": "honoured after the token and scope gates; case= and code= skip parameter validation and lookup",
+    }
+    return described
+
+
+def explanation(
+    snapshot: Snapshot,
+    target: str,
+    query_string: bytes,
+    host: str,
+    base_url: str,
+    prefer: str | None = None,
+    scenarios: Scenarios | None = None,
+) -> dict[str, Any]:
+    """`GET /__sandbox/explain/<path>?<query>`: what the sandbox does with that request, and why (with the
+    request's `Prefer` header: what it would obtain)."""
     from sandbox.tools.reaching import case_request
 
     routed = snapshot.router.match(target, api_of_host(host))
@@ -65,7 +104,9 @@ def explanation(snapshot: Snapshot, target: str, query_string: bytes, host: str,
     # documented mode also answers what the real staging's key reaches (OperationTable.look_up)
     hit = exact if exact is not None else table.look_up(params, NO_FACTS)
     closest = table.near.nearest(compared)
+    scenario = _scenario(snapshot, table, prefer, scenarios or Scenarios())
     return {
+        **scenario,
         "request": request,
         "operation": routed.operation.id,
         "api": routed.operation.api,

@@ -74,8 +74,15 @@ class OwnRoutes:
         """The same request (path and query) explained: operation, lookup key, closest cases."""
         target = "/" + request.path_params["target"]
         base_url = str(request.base_url).rstrip("/")
+        prefer = ", ".join(request.headers.getlist("prefer")) or None
         body = explanation(
-            self.app.snapshot, target, request.url.query.encode(), request.headers.get("host", ""), base_url
+            self.app.snapshot,
+            target,
+            request.url.query.encode(),
+            request.headers.get("host", ""),
+            base_url,
+            prefer,
+            self.app.services.scenarios,
         )
         return JSONResponse(body, status_code=200 if "operation" in body else 404)
 

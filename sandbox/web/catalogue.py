@@ -76,6 +76,8 @@ OUTCOMES = (
     "unsupported-version",
     "gone",
     "meta",
+    "preference",
+    "preference-error",
 )
 JOURNAL_LIMITS = (50, 100, 500, 1000)
 _CSP = (

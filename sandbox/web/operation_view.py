@@ -6,6 +6,7 @@ Plain data built from the snapshot and the lint result; `sandbox.web.catalogue` 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,14 @@ from sandbox.load.snapshot import Snapshot
 from sandbox.rules.coercion import to_s
 from sandbox.rules.matching import strip_brackets
 from sandbox.rules.operations import Operation, Parameter
-from sandbox.tools.reaching import ENTREPRISE_CURL_PAIRS, PARTICULIER_RECIPIENT, case_request, france_connect_request
+from sandbox.serve.prefer_header import FAULTS, prefer_header
+from sandbox.tools.reaching import (
+    ENTREPRISE_CURL_PAIRS,
+    PARTICULIER_RECIPIENT,
+    CaseRequest,
+    case_request,
+    france_connect_request,
+)
 from sandbox.web.catalogue_lint import LintNote, LintResult, LintSummary
 from sandbox.web.views import auth_kind, provider_of
 
@@ -88,6 +96,7 @@ class CaseView:
     params: list[tuple[str, str]]
     payload: str
     curl: str | None
+    force_curl: str  # the same request with `Prefer: case=<file>`: this case, whatever the matching
     tokens: tuple[str, ...]  # FranceConnect tokens that reach the case
     findings: tuple[LintNote, ...]
     prefill: dict[str, Any] = field(default_factory=dict)
@@ -178,12 +187,27 @@ def case_views(
                 params=[(str(name), _param_text(value)) for name, value in case.params.items()],
                 payload=pretty_json(case.payload),
                 curl=multiline_curl(request.curl(base_url)),
+                force_curl=multiline_curl(forcing(request, case).curl(base_url)),
                 tokens=tokens,
                 findings=lint.by_case.get(case.id, ()) if lint is not None else (),
                 prefill={"values": _prefill(fields, request.query, case), "token": try_token},
             )
         )
     return views
+
+
+def forcing(request: CaseRequest, case: Case) -> CaseRequest:
+    """The request with `Prefer: case=<file>`: the sandbox answers that case after the token and scope gates."""
+    return dataclasses.replace(request, headers=(*request.headers, *prefer_header(case=case.file).items()))
+
+
+def _scenario_choices(snapshot: Snapshot, operation: Operation) -> dict[str, Any]:
+    """What the "try it" form may ask with `Prefer`: the operation's case files, its statuses, the faults."""
+    table = snapshot.tables.get(operation.id)
+    cases = sorted({case.file for case in table.cases}) if table is not None else []
+    statuses = {case.status for case in table.cases} if table is not None else set()
+    statuses |= {int(status) for status in operation.responses if len(status) == 3 and status.isdigit()}
+    return {"cases": cases, "statuses": sorted(statuses), "faults": list(FAULTS)}
 
 
 def _param_text(value: Any) -> str:
@@ -244,6 +268,7 @@ def operation_page(
             "cases": {v.case.file: v.prefill for v in views},
         },
         "france_connect": france_connect,
+        "scenarios": _scenario_choices(snapshot, operation),
         "base_url": base_url,
         "has_default_token": token is not None,
         "lint_available": lint is not None,

@@ -18,10 +18,19 @@ testcase per case). Exit code 1 when a case failed, 2 when the run could not sta
 
 The parts: `planning` (what to send for each case and what is expected), `compare` (an
 answer against its case), `run` (the transport and `run_contract`), `report` (the text
-summary and JUnit XML). The command line is `sandbox.cli.contract`.
+summary and JUnit XML), `habilitation` (what a habilitation receives with `--profile
+production --scopes`, offline or as the replay's expectations). The command line is
+`sandbox.cli.contract`.
 """
 
 from sandbox.tools.contract.compare import MAX_DIFF_LINES, evaluate, json_diff
+from sandbox.tools.contract.habilitation import (
+    NOT_OPENED,
+    OperationView,
+    format_habilitation,
+    habilitation,
+    production_cases,
+)
 from sandbox.tools.contract.planning import (
     FRANCE_CONNECT_IDENTITY_KEYS,
     FRANCE_CONNECT_ONLY,
@@ -76,6 +85,7 @@ __all__ = [
     "LINT",
     "LINT_EXPECTED_FAILURE_RULES",
     "MAX_DIFF_LINES",
+    "NOT_OPENED",
     "RETRY_BACKOFF_S",
     "CaseResult",
     "ContractOptions",
@@ -85,6 +95,7 @@ __all__ = [
     "Finding",
     "FindingLike",
     "Linter",
+    "OperationView",
     "Outcome",
     "PlannedCase",
     "Progress",
@@ -92,13 +103,16 @@ __all__ = [
     "evaluate",
     "expected_failures_from_findings",
     "fetch",
+    "format_habilitation",
     "format_report",
     "france_connect_routes",
+    "habilitation",
     "is_france_connect_only",
     "json_diff",
     "junit_tree",
     "lint_findings",
     "plan",
+    "production_cases",
     "replay_all",
     "run_contract",
     "total_line",

@@ -14,8 +14,10 @@ import httpx
 
 from sandbox.load.snapshot import Snapshot, build_snapshot
 from sandbox.rules.matching import MatchMode
+from sandbox.rules.tokens import configured_secrets, mint
 from sandbox.serve.response_validation import ResponseValidators
 from sandbox.tools.contract.compare import evaluate
+from sandbox.tools.contract.habilitation import production_cases
 from sandbox.tools.contract.planning import (
     Linter,
     PlannedCase,
@@ -147,6 +149,9 @@ class ContractOptions:
     timeout_s: float = DEFAULT_TIMEOUT_S
     today: datetime.date | None = None
     match: str = MatchMode.DOCUMENTED.value
+    profile: str = "staging"  # production: 200 bodies are expected cut to the token's scopes
+    scopes: tuple[str, ...] | None = None  # mint the token with these scopes (`jwt_secret`)
+    jwt_secret: str | None = None
 
 
 class ContractSetupError(Exception):
@@ -167,6 +172,8 @@ def run_contract(
             raise ContractSetupError(f"{options.fixtures} is not a fixture repository (no payloads/ folder)")
         snapshot = build_snapshot(options.fixtures, MatchMode(options.match))
     token = options.token or snapshot.content.tokens.get("default")
+    if options.scopes is not None:
+        token = mint(options.jwt_secret or configured_secrets()[0], options.scopes)
     if not token:
         raise ContractSetupError(f"no token: pass --token, or add tokens/default to {snapshot.root}")
     known = set(snapshot.tables) | set(snapshot.content.folders)
@@ -185,6 +192,10 @@ def run_contract(
         only=options.only,
         api=api_of_base_url(options.base_url),
     )
+    if options.profile == "production":
+        user = snapshot.verifier.user(token)
+        scopes = options.scopes if options.scopes is not None else (user.scopes if user is not None else ())
+        planned = production_cases(planned, snapshot, scopes)
     validators = ResponseValidators.from_snapshot(snapshot)
     progress = Progress(len(planned), progress_stream)
     try:

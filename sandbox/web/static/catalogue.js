@@ -145,8 +145,22 @@
     if (value) {
       if (data.auth === "X-Api-Key") { headers["X-Api-Key"] = value; } else { headers.Authorization = "Bearer " + value; }
     }
+    var prefer = preferHeader();
+    if (prefer) headers.Prefer = prefer;
     var qs = query.toString();
     return { path: path, qs: qs, target: path + (qs ? "?" + qs : ""), headers: headers };
+  }
+
+  /* Prefer: case=..., code=..., delay=..., fault=... from the scenario controls (RFC 7240). */
+  function preferValue(text) {
+    return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(text) ? text : '"' + text.replace(/[\\"]/g, "\\$&") + '"';
+  }
+
+  function preferHeader() {
+    return all("[data-prefer]", form)
+      .filter(function (control) { return control.value.trim() !== ""; })
+      .map(function (control) { return control.getAttribute("data-prefer") + "=" + preferValue(control.value.trim()); })
+      .join(", ");
   }
 
   function field(name) { return document.querySelector('#try-result [data-result="' + name + '"]'); }
@@ -155,11 +169,12 @@
     var result = document.getElementById("try-result");
     var caseHeader = response ? response.headers.get("x-sandbox-case") : null;
     var verdict = "error";
-    if (caseHeader && caseHeader !== "default" && caseHeader !== "none") verdict = "hit";
+    if (response && response.headers.get("x-sandbox-outcome") === "preference") verdict = "preference";
+    else if (caseHeader && caseHeader !== "default" && caseHeader !== "none") verdict = "hit";
     else if (caseHeader === "default") verdict = "miss";
     field("status").textContent = response ? "HTTP " + response.status + " " + response.statusText : label("network", "Failed:");
     field("verdict").textContent = response ? label(verdict, verdict) : "";
-    field("verdict").className = "badge " + (verdict === "hit" ? "ok" : verdict === "miss" ? "warn" : "error");
+    field("verdict").className = "badge " + (verdict === "hit" || verdict === "preference" ? "ok" : verdict === "miss" ? "warn" : "error");
     field("url").textContent = "GET " + request.target;
     all("#try-result [data-header]").forEach(function (cell) {
       var found = response ? response.headers.get(cell.getAttribute("data-header")) : null;
@@ -169,7 +184,7 @@
     try { text = JSON.stringify(JSON.parse(body), null, 2); } catch (error) { /* not JSON: shown as is */ }
     field("body").textContent = text;
     var explain = field("explain");
-    explain.hidden = verdict === "hit";
+    explain.hidden = verdict === "hit" || verdict === "preference";
     field("explain-link").setAttribute("href", "/__sandbox/explain" + request.path + (request.qs ? "?" + request.qs : ""));
     result.hidden = false;
     result.setAttribute("data-verdict", verdict);
