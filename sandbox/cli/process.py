@@ -1,27 +1,39 @@
-"""The `sandbox serve` process: checked before it loads, drained when it is told to stop.
+"""The `sandbox serve` process: checked before it loads, probed while it loads, drained when told to stop.
 
 The listening socket is bound and the cache folder written to before the corpus loads, so
 that a port in use or an unusable folder is a one-line error at once, not a traceback
-after a long load. SIGTERM (and Ctrl+C) stop accepting connections, let the requests in
-flight finish (up to the shutdown timeout) and end the process with status 0: an
-orchestrator's ordinary stop is not reported as a crash.
+after a long load. While the first snapshot loads, a small server answers the probes on
+the same socket (`answering_while_loading`). SIGTERM (and Ctrl+C) stop accepting
+connections, let the requests in flight finish (up to the shutdown timeout) and end the
+process with status 0: an orchestrator's ordinary stop is not reported as a crash.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import signal
 import socket
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
+from sandbox.serve.metrics import MULTIPROCESS_ENVIRONMENT
+
 WORKER_FACTORY = "sandbox.cli.serve:create_app_from_environment"
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_LOADING_START_S = 15.0  # the probe server starts in milliseconds; past this the load goes on without it
+_LOG = logging.getLogger("sandbox.serve")
 
 
 class ProcessError(RuntimeError):
@@ -96,3 +108,54 @@ def supervise(workers: int, sock: socket.socket, **options: Any) -> int:
     supervisor = Multiprocess(config, sockets=[sock])
     supervisor.run()
     return 1 if any(worker.exitcode == STARTUP_FAILURE for worker in supervisor.processes) else 0
+
+
+@contextlib.contextmanager
+def answering_while_loading(sock: socket.socket, app: ASGIApp) -> Iterator[None]:
+    """Serve `app` (the probes' answers) on `sock` in a thread while the body of the `with` loads.
+
+    It listens on a duplicate of the socket: stopping it closes the duplicate only, and the
+    connections that arrive between its stop and the real server's start wait in the socket's
+    backlog. Its log lines are silenced (uvicorn's "Shutting down" would read as the real
+    server's). The main thread keeps the default signal handling: a signal during the load
+    still ends the process at once.
+    """
+    duplicate = sock.dup()
+    config = uvicorn.Config(
+        app, log_config=None, log_level="critical", access_log=False, lifespan="off", http="httptools"
+    )
+    config.timeout_graceful_shutdown = 1
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [duplicate]}, name="sandbox-probes", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + _LOADING_START_S
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    if not server.started:
+        _LOG.warning("the probes are not answered while the corpus loads (their server did not start)")
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=_LOADING_START_S)
+        duplicate.close()
+        logging.getLogger("uvicorn.error").setLevel(logging.NOTSET)  # uvicorn set it for the probe server
+
+
+@contextlib.contextmanager
+def metrics_directory(enabled: bool) -> Iterator[str | None]:
+    """`--workers N`: one folder for every worker's metric files (`PROMETHEUS_MULTIPROC_DIR`), made
+    for this run and removed after it; the workers inherit the variable before they import anything."""
+    if not enabled:
+        yield None
+        return
+    previous = os.environ.get(MULTIPROCESS_ENVIRONMENT)
+    with tempfile.TemporaryDirectory(prefix="sandbox-metrics-") as directory:
+        os.environ[MULTIPROCESS_ENVIRONMENT] = directory
+        try:
+            yield directory
+        finally:
+            if previous is None:
+                os.environ.pop(MULTIPROCESS_ENVIRONMENT, None)
+            else:
+                os.environ[MULTIPROCESS_ENVIRONMENT] = previous
