@@ -33,6 +33,18 @@ def wait_until_answering(url: str, deadline: float) -> float:
     raise TimeoutError(f"{url} did not answer in time")
 
 
+def wait_until_ready(base: str, deadline: float) -> float:
+    """Poll `base`/__sandbox/ready until it says 200 (503 while the first snapshot loads)."""
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/__sandbox/ready", timeout=0.5).status_code == 200:
+                return time.monotonic()
+        except httpx.TransportError:
+            pass
+        time.sleep(0.005)
+    raise TimeoutError(f"{base} was not ready in time")
+
+
 @contextmanager
 def server(
     args: Sequence[str], timeout_s: float = 60, output: IO[bytes] | None = None
