@@ -22,6 +22,64 @@ from sandbox.serve.journal import redact_text
 LOG_FORMATS = ("text", "json")
 # Keys every JSON line has; an event adds its own after them.
 BASE_KEYS = ("time", "level", "logger", "event", "message")
+# The fields of each event (docs/operations.md lists them; tests/test_logs.py checks the lines).
+EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "request": (
+        "method",
+        "path",
+        "query",
+        "truncated",
+        "operation",
+        "case",
+        "outcome",
+        "status",
+        "duration_ms",
+        "revision",
+        "near_miss",
+        "request_id",
+    ),
+    "summary": (
+        "revision",
+        "root",
+        "operations",
+        "operations_by_api",
+        "cases",
+        "france_connect_tokens",
+        "operations_without_folder",
+        "folders_without_operation",
+        "problems",
+        "duration_ms",
+    ),
+    "load": (
+        "revision",
+        "duration_ms",
+        "build_ms",
+        "operations",
+        "operations_by_api",
+        "cases",
+        "problems",
+        "problem_count",
+    ),
+    "reload": (
+        "reason",
+        "outcome",
+        "revision",
+        "serving",
+        "rebuilt",
+        "duration_ms",
+        "operations",
+        "cases",
+        "problems",
+        "problem_count",
+    ),
+    "fetch": ("source", "commit", "changed", "duration_ms"),
+    "fetch-failed": ("source", "error", "failures"),
+    "serving-cached": ("source", "commit"),
+    "serving": ("url", "mode", "workers"),
+    "admin": ("admin",),
+    "warning": (),
+    "log": (),  # any other message: uvicorn's, a throttle group ignored, an exception (`exception`)
+}
 
 
 def iso_time(created: float) -> str:
