@@ -23,13 +23,15 @@ def free_port() -> int:
 
 
 def wait_until_answering(url: str, deadline: float) -> float:
-    """Poll `url` until it answers; return the monotonic time of the first answer."""
+    """Poll `url` until the server answers it (the 503 given while the first snapshot loads does
+    not count); return the monotonic time of the first answer."""
     while time.monotonic() < deadline:
         try:
-            httpx.get(url, timeout=0.5)
-            return time.monotonic()
+            if httpx.get(url, timeout=0.5).headers.get("x-sandbox-outcome") != "loading":
+                return time.monotonic()
         except httpx.TransportError:
-            time.sleep(0.005)
+            pass
+        time.sleep(0.005)
     raise TimeoutError(f"{url} did not answer in time")
 
 
