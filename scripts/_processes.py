@@ -23,8 +23,9 @@ def free_port() -> int:
 
 
 def wait_until_answering(url: str, deadline: float) -> float:
-    """Poll `url` until the server answers it (the 503 given while the first snapshot loads does
-    not count); return the monotonic time of the first answer."""
+    """Poll `url` until the server answers it (while the first snapshot loads, a probe's 'loading'
+    answer does not count and anything else is closed unanswered); return the monotonic time of
+    the first answer."""
     while time.monotonic() < deadline:
         try:
             if httpx.get(url, timeout=0.5).headers.get("x-sandbox-outcome") != "loading":

@@ -1,6 +1,7 @@
 """The probes of a real `sandbox serve` whose git source is slow: while the first fetch runs,
-/__sandbox/live is 200 and /__sandbox/ready 503 with the reason; once the snapshot is served,
-ready is 200. The fetch is held by a `git` wrapper first on the PATH until the test releases it."""
+/__sandbox/live is 200, /__sandbox/ready 503 with the reason and any other request is closed
+unanswered; once the snapshot is served, ready is 200. The fetch is held by a `git` wrapper
+first on the PATH until the test releases it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests import metrics_sequence as sequence
 from tests.metrics_sequence import CLIENT_TIMEOUT_S, SECRET
@@ -84,8 +86,8 @@ def test_ready_is_503_while_the_first_fetch_runs_and_200_once_served(tmp_path: P
         assert ready.status_code == 503
         assert ready.json() == {"ready": False, "reason": "fetching the git sources"}
         assert ready.headers["retry-after"] == "2" and ready.headers["x-sandbox-outcome"] == "loading"
-        api = httpx.get(f"{base}/v3/demo/unites_legales/130025265", params=sequence.TRACKING, timeout=CLIENT_TIMEOUT_S)
-        assert api.status_code == 503 and "loading its fixture repository" in api.text
+        with pytest.raises(httpx.TransportError):  # closed unanswered, as before anything listened
+            httpx.get(f"{base}/v3/demo/unites_legales/130025265", params=sequence.TRACKING, timeout=CLIENT_TIMEOUT_S)
         assert process.poll() is None and not any("Serving in" in line for line in list(lines))
         assert not release.exists() and started.exists()  # all of the above while the fetch was held
 
@@ -114,3 +116,47 @@ def test_ready_is_503_while_the_first_fetch_runs_and_200_once_served(tmp_path: P
     assert "cases: 6 (+ 0 FranceConnect tokens)" in output, output  # the load summary, as before
     assert output.index("Loaded ") < output.index("Serving in")
     assert "Traceback" not in output
+
+
+def test_the_probe_answers_are_bounded_and_anything_else_is_closed_unanswered() -> None:
+    """`answer_probes` on a loopback socket, as `sandbox serve` runs it while it loads."""
+    import asyncio
+    import socket
+
+    from sandbox.serve.health import answer_probes
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(answer_probes(listener, lambda: "why", stop),))
+    thread.start()
+
+    def exchange(raw: bytes) -> bytes:
+        received = b""
+        with socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT_S) as client:
+            try:  # a request refused half-sent may be reset: nothing was answered
+                client.sendall(raw)
+                while chunk := client.recv(65536):
+                    received += chunk
+            except (ConnectionResetError, BrokenPipeError):
+                pass
+        return received
+
+    try:
+        live = exchange(b"GET /__sandbox/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert live.startswith(b"HTTP/1.1 200 ") and live.endswith(b'{"live":true}')
+        ready = exchange(b"GET /__sandbox/ready?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert ready.startswith(b"HTTP/1.1 503 ") and ready.endswith(b'{"ready":false,"reason":"why"}')
+        head = exchange(b"HEAD /__sandbox/ready HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503 ") and head.endswith(b"\r\n\r\n")
+        assert exchange(b"GET /api/ping HTTP/1.1\r\nHost: x\r\n\r\n") == b""
+        assert exchange(b"POST /__sandbox/live HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n") == b""
+        assert exchange(b"not http at all\r\n\r\n") == b""
+        assert exchange(b"GET /__sandbox/live HTTP/1.1\r\nX: " + b"a" * 20_000 + b"\r\n\r\n") == b""
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=DEADLINE_S)
+        loop.close()

@@ -10,30 +10,28 @@ process with status 0: an orchestrator's ordinary stop is not reported as a cras
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import logging
 import os
 import signal
 import socket
 import tempfile
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import uvicorn
-from starlette.types import ASGIApp
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
+from sandbox.serve.health import answer_probes
 from sandbox.serve.metrics import MULTIPROCESS_ENVIRONMENT
 
 WORKER_FACTORY = "sandbox.cli.serve:create_app_from_environment"
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_LOADING_START_S = 15.0  # the probe server starts in milliseconds; past this the load goes on without it
-_LOG = logging.getLogger("sandbox.serve")
+_PROBES_STOP_S = 10.0  # the probes' answers take milliseconds; a stuck one is left to its daemon thread
 
 
 class ProcessError(RuntimeError):
@@ -111,35 +109,31 @@ def supervise(workers: int, sock: socket.socket, **options: Any) -> int:
 
 
 @contextlib.contextmanager
-def answering_while_loading(sock: socket.socket, app: ASGIApp) -> Iterator[None]:
-    """Serve `app` (the probes' answers) on `sock` in a thread while the body of the `with` loads.
+def answering_while_loading(sock: socket.socket, reason: Callable[[], str]) -> Iterator[None]:
+    """Answer the probes on `sock` from a thread while the body of the `with` loads (`serve.health`).
 
-    It listens on a duplicate of the socket: stopping it closes the duplicate only, and the
-    connections that arrive between its stop and the real server's start wait in the socket's
-    backlog. Its log lines are silenced (uvicorn's "Shutting down" would read as the real
-    server's). The main thread keeps the default signal handling: a signal during the load
-    still ends the process at once.
+    They are answered on a duplicate of the socket, which stopping closes: the socket stays
+    bound and listening, and a connection that arrives between this stop and the real
+    server's start waits in its backlog. The main thread keeps the default signal handling:
+    a signal during the load still ends the process at once.
     """
     duplicate = sock.dup()
-    config = uvicorn.Config(
-        app, log_config=None, log_level="critical", access_log=False, lifespan="off", http="httptools"
+    duplicate.listen()
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(answer_probes(duplicate, reason, stop),), name="sandbox-probes"
     )
-    config.timeout_graceful_shutdown = 1
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [duplicate]}, name="sandbox-probes", daemon=True)
+    thread.daemon = True
     thread.start()
-    deadline = time.monotonic() + _LOADING_START_S
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.005)
-    if not server.started:
-        _LOG.warning("the probes are not answered while the corpus loads (their server did not start)")
     try:
         yield
     finally:
-        server.should_exit = True
-        thread.join(timeout=_LOADING_START_S)
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=_PROBES_STOP_S)
+        if not thread.is_alive():
+            loop.close()
         duplicate.close()
-        logging.getLogger("uvicorn.error").setLevel(logging.NOTSET)  # uvicorn set it for the probe server
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """`sandbox serve`: check what can be checked at once, load the first snapshot, serve until stopped.
 
 While the first snapshot loads, the probes are answered on the socket already bound
-(`/__sandbox/live` 200, `/__sandbox/ready` 503 with the reason, anything else 503).
+(`/__sandbox/live` 200, `/__sandbox/ready` 503 with the reason; any other request is closed
+unanswered, as before anything listened).
 
 The arguments are generated from `ServeConfig` (`sandbox.cli.serve_config`); the app is
 assembled in `sandbox.cli.assembly`; the socket, the workers and the stop signals are
@@ -72,12 +73,11 @@ def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.so
     from sandbox.cli.process import answering_while_loading, bound_port, metrics_directory, serve, supervise
     from sandbox.load.sync import StartError
     from sandbox.serve.access import is_loopback
-    from sandbox.serve.health import Loading
 
     log_config = configure(config.log_format, config.log_level)
     redact_logs()
     syncer = make_syncer(config)
-    with answering_while_loading(listener, Loading(lambda: syncer.phase)):
+    with answering_while_loading(listener, lambda: syncer.phase):
         try:
             holder = syncer.start()
         except StartError as error:

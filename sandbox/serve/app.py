@@ -131,7 +131,7 @@ class SandboxApp:
         if self.metrics is not None:
             self.metrics.count(None, prepared, elapsed)
         if self.access_log:
-            log_request(_entry(scope, None, prepared.outcome, prepared.status, elapsed, snapshot), request_id(None))
+            log_request(_entry(scope, prepared.outcome, prepared.status, elapsed, snapshot), request_id(None))
 
     async def _own_logged(self, scope: Scope, receive: Receive, send: Send, snapshot: Snapshot, started: float) -> None:
         """A request to the sandbox's own routes, with its request line (not counted: not an API request)."""
@@ -145,7 +145,7 @@ class SandboxApp:
 
         await self.own(scope, receive, _with_headers(sending, (snapshot.revision_header, NOSNIFF)))
         given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
-        entry = _entry(scope, None, OWN_OUTCOME, status, time.perf_counter() - started, snapshot)
+        entry = _entry(scope, OWN_OUTCOME, status, time.perf_counter() - started, snapshot)
         log_request(entry, request_id(given))
 
     def _schema_outcome(self, snapshot: Snapshot, operation_id: str, prepared: Prepared) -> SchemaOutcome:
@@ -166,14 +166,15 @@ class SandboxApp:
         return verdict
 
 
-def _entry(scope: Scope, operation: str | None, outcome: str, status: int, seconds: float, snapshot: Snapshot) -> Entry:
-    """A request line's entry for an answer that is not journaled (cut and redacted like the journal's)."""
+def _entry(scope: Scope, outcome: str, status: int, seconds: float, snapshot: Snapshot) -> Entry:
+    """A request line's entry for an answer no operation gave, not journaled (cut and redacted like the
+    journal's when formatted)."""
     return Entry(
         at=time.time(),
         method=scope["method"],
         path=journal_text(scope["path"], PATH_CHARS),
         query=journal_text(scope["query_string"], QUERY_CHARS),
-        operation=operation,
+        operation=None,
         outcome=outcome,
         case=None,
         status=status,

@@ -59,7 +59,7 @@ class OwnRoutes:
         return Response(live_body(), media_type="application/json")
 
     async def ready(self, request: Request) -> Response:
-        """Readiness: a snapshot is served (before the first one, `serve.health.Loading` answers 503)."""
+        """Readiness: a snapshot is served (before the first one, `serve.health.answer_probes` says 503)."""
         return Response(ready_body(self.app.snapshot.revision), media_type="application/json")
 
     async def metrics(self, request: Request) -> Response:
