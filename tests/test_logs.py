@@ -1,7 +1,8 @@
 """`sandbox serve --log-format json`, a real process: every line on stdout is a JSON object with an
 ISO 8601 UTC time and the documented keys of its event (request, summary, load, fetch,
-fetch-failed, reload, serving...), and a token sent four ways appears in no line. Text logs carry
-the same times."""
+fetch-failed, reload, serving...), and a token sent every way (Bearer, X-Api-Key, ?token=,
+?access_token=, pasted in another parameter, in X-Request-Id, in the path) appears in no line,
+nor an opaque key sent as ?api_key=. Text logs carry the same times."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from tests import tiny_repository
 from tests.metrics_sequence import CLIENT_TIMEOUT_S, SECRET
 
 DEADLINE_S = 60.0
+OPAQUE = "opaque-api-key-0123456789abcdef"  # a secret that is no JWT, recognised by its parameter's name
 ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
 
@@ -93,6 +95,8 @@ def test_every_json_line_parses_with_its_documented_keys_and_no_token(tmp_path: 
             client.get("/api/v2/demo", params={"identifiant": token}, headers={"X-Request-Id": token})  # pasted
             client.get(f"/nowhere/{token}")
             client.get("/__sandbox/ready")
+            client.get("/api/v2/demo", params={"identifiant": "1", "access_token": token})
+            client.get("/api/v2/demo", params={"identifiant": "1", "api_key": OPAQUE})  # not a JWT: by its name
             tiny_repository.write_case(
                 Path(repo.working_dir), sequence.V2, "3.yaml", {"identifiant": "3"}, 200, '{"statut": "trois"}'
             )
@@ -117,13 +121,15 @@ def test_every_json_line_parses_with_its_documented_keys_and_no_token(tmp_path: 
         events.append(entry)
     seen = {entry["event"] for entry in events}
     assert {"summary", "load", "fetch", "fetch-failed", "reload", "serving", "request"} <= seen, seen
-    assert not any(token in line for line in out.lines + err.lines)
+    assert not any(token in line or OPAQUE in line for line in out.lines + err.lines)
     requests = [e for e in events if e["event"] == "request"]
     assert [e["status"] for e in requests][:6] == [200, 200, 200, 401, 404, 200]
     assert requests[0]["operation"] == sequence.ENTREPRISE and requests[0]["case"].endswith("/200.yaml")
     assert requests[0]["outcome"] == "hit" and requests[0]["revision"] == first_commit
     assert "[redacted]" in requests[2]["query"] and "[redacted]" in requests[3]["query"]
     assert "[redacted]" in requests[4]["path"]
+    assert requests[6]["query"] == "identifiant=1&access_token=[redacted]", requests[6]
+    assert requests[7]["query"] == "identifiant=1&api_key=[redacted]", requests[7]
     assert all(len(e["request_id"]) == 32 for e in requests[:4])  # the token sent as X-Request-Id is not kept
     failed = next(e for e in events if e["event"] == "fetch-failed")
     assert "repository" in failed["error"] and failed["failures"] == 1, failed
