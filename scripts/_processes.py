@@ -23,14 +23,29 @@ def free_port() -> int:
 
 
 def wait_until_answering(url: str, deadline: float) -> float:
-    """Poll `url` until it answers; return the monotonic time of the first answer."""
+    """Poll `url` until the server answers it (while the first snapshot loads, a probe's 'loading'
+    answer does not count and anything else is closed unanswered); return the monotonic time of
+    the first answer."""
     while time.monotonic() < deadline:
         try:
-            httpx.get(url, timeout=0.5)
-            return time.monotonic()
+            if httpx.get(url, timeout=0.5).headers.get("x-sandbox-outcome") != "loading":
+                return time.monotonic()
         except httpx.TransportError:
-            time.sleep(0.005)
+            pass
+        time.sleep(0.005)
     raise TimeoutError(f"{url} did not answer in time")
+
+
+def wait_until_ready(base: str, deadline: float) -> float:
+    """Poll `base`/__sandbox/ready until it says 200 (503 while the first snapshot loads)."""
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/__sandbox/ready", timeout=0.5).status_code == 200:
+                return time.monotonic()
+        except httpx.TransportError:
+            pass
+        time.sleep(0.005)
+    raise TimeoutError(f"{base} was not ready in time")
 
 
 @contextmanager

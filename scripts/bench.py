@@ -11,6 +11,11 @@ Both servers run at once and the scenarios alternate over several rounds (median
 machine noise touches every scenario alike. The report gives req/s, p50 and p99 for each, and the
 ratios to (c).
 Extra arguments after `--` are passed to `sandbox serve` (e.g. `-- --validate-responses`).
+
+`--compare-metrics` serves a second sandbox with `--no-metrics` beside the first: the scenarios
+(a), (a'), (b) run against both, alternating round after round (reversed every other round), and
+the report adds the server CPU time per request (from /proc, which load on the machine disturbs
+less than req/s) and each scenario's metrics-on/metrics-off ratio: the cost of counting.
 wrk comes from Debian's package: `apt-get install wrk`.
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -25,12 +31,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from _processes import ROOT, server, wait_until_answering
+from _processes import ROOT, server, wait_until_answering, wait_until_ready
 
 from sandbox import MatchMode, build_snapshot, case_request
 
@@ -94,6 +101,12 @@ def _median(name: str, runs: list[Result]) -> Result:
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system time of a process so far (from /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def luhn_ok(digits: str) -> bool:
     total = 0
     for index, char in enumerate(reversed(digits)):
@@ -109,6 +122,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per scenario (default: %(default)s)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument(
+        "--compare-metrics", action="store_true", help="also serve with --no-metrics and compare, alternating"
+    )
     parser.add_argument("serve_args", nargs="*", help="extra `sandbox serve` arguments (after --)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -133,14 +149,19 @@ def main() -> int:
     baseline = ["-m", "uvicorn", "--app-dir", "scripts", "baseline_app:app", "--port", "{port}"]
     baseline += ["--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"]
     rounds: dict[str, list[Result]] = {}
-    with (
-        server([*serve, *args.serve_args]) as (_, base),
-        server(baseline) as (_, bare_base),
-        tempfile.NamedTemporaryFile("w", suffix=".lua") as script,
-    ):
+    cpu: dict[str, list[float]] = {}
+    with ExitStack() as stack:
+        process, base = stack.enter_context(server([*serve, *args.serve_args]))
+        bare_process, bare_base = stack.enter_context(server(baseline))
+        script = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".lua"))
+        sandboxes = [("", process.pid, base)]
+        if args.compare_metrics:
+            off_process, off_base = stack.enter_context(server([*serve, *args.serve_args, "--no-metrics"]))
+            sandboxes.append(("no metrics ", off_process.pid, off_base))
         script.write(DISTINCT_QUERIES)
         script.flush()
-        wait_until_answering(base + "/__sandbox/status", time.monotonic() + 60)
+        for _, _, url in sandboxes:
+            wait_until_ready(url, time.monotonic() + 120)
         wait_until_answering(bare_base + "/", time.monotonic() + 60)
         # The first documented 200 case that this server answers as documented (some drift out of date windows).
         headers = dict(h.split(": ", 1) for h in auth)
@@ -153,23 +174,45 @@ def main() -> int:
             return 1
         print(f"(a) hit {case.id}", flush=True)
         scenarios = [
-            ("(a) case hit, civility", base + hit.target, None),
-            ("(a') hit, every query new", base + hit.target, script.name),
-            ("(b) Entreprise fallback", base + fallback_target, None),
-            ("(c) bare Starlette", bare_base + hit.target, None),
+            (f"{label}{name}", pid, url + target, lua)
+            for label, pid, url in sandboxes
+            for name, target, lua in (
+                ("(a) case hit, civility", hit.target, None),
+                ("(a') hit, every query new", hit.target, script.name),
+                ("(b) Entreprise fallback", fallback_target, None),
+            )
         ]
-        # Scenarios alternate, round after round, so that a slow moment of the machine touches them all.
+        scenarios.append(("(c) bare Starlette", bare_process.pid, bare_base + hit.target, None))
+        # Scenarios alternate, round after round (reversed every other round), so that a slow moment
+        # of the machine touches them all.
         seconds = max(1, args.duration // args.rounds)
-        for _ in range(args.rounds):
-            for name, url, lua in scenarios:
-                rounds.setdefault(name, []).append(run_wrk(name, url, auth, seconds, args.connections, lua))
+        for index in range(args.rounds):
+            for name, pid, url, lua in scenarios if index % 2 == 0 else reversed(scenarios):
+                used = cpu_seconds(pid)
+                result = run_wrk(name, url, auth, seconds, args.connections, lua)
+                used = cpu_seconds(pid) - used
+                rounds.setdefault(name, []).append(result)
+                cpu.setdefault(name, []).append(used / max(result.requests_per_s * seconds, 1) * 1e6)
     results = [_median(name, runs) for name, runs in rounds.items()]
 
-    print(f"{'scenario':28} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(f"{'scenario':40} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU µs/req':>11}")
     for result in results:
-        row = f"{result.name:28} {result.requests_per_s:10.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f}"
-        print(f"{row} {result.errors:7d}")
-    hit_result, distinct, fallback_result, bare = results
+        row = f"{result.name:40} {result.requests_per_s:10.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f}"
+        print(f"{row} {result.errors:7d} {statistics.median(cpu[result.name]):11.1f}")
+    by_name = {result.name: result for result in results}
+    if args.compare_metrics:
+        bare_rate = by_name["(c) bare Starlette"].requests_per_s
+        for name in [r.name for r in results if not r.name.startswith(("no metrics", "(c)"))]:
+            on, off = by_name[name], by_name[f"no metrics {name}"]
+            cpu_on, cpu_off = statistics.median(cpu[name]), statistics.median(cpu[f"no metrics {name}"])
+            print(
+                f"{name:28} ratio to (c): metrics {on.requests_per_s / bare_rate:.3f}, "
+                f"no metrics {off.requests_per_s / bare_rate:.3f}; "
+                f"on/off req/s {on.requests_per_s / off.requests_per_s:.3f}, "
+                f"CPU per request on/off {cpu_on / cpu_off:.3f}"
+            )
+    hit_result, distinct, fallback_result = results[:3]
+    bare = by_name["(c) bare Starlette"]
     ratio_hit = hit_result.requests_per_s / bare.requests_per_s
     ratio_distinct = distinct.requests_per_s / bare.requests_per_s
     ratio_fallback = fallback_result.requests_per_s / bare.requests_per_s

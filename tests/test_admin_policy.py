@@ -42,6 +42,7 @@ ADMIN_ROUTES = [
     ("GET", "/__sandbox/explain/api/v2/demo?identifiant=1"),
     ("GET", "/__sandbox/explain/v3/nothing"),
     ("POST", "/api/reload-mocks"),
+    ("GET", "/metrics"),  # metrics are on by default; --metrics-public opens this one alone (test_metrics)
 ]
 WRONG_AUTHORIZATIONS = [
     {},
@@ -152,6 +153,8 @@ def test_each_admin_route_answers_the_admin_token(
         assert response.json()["operation"] == OPERATION
     elif path == "/api/reload-mocks":
         assert response.json() == {"message": "Mock backend reloaded"}
+    elif path == "/metrics":
+        assert response.status_code == 200 and "sandbox_requests_total" in response.text
 
 
 def test_status_without_the_token_tells_the_revision_and_health_only(
@@ -255,6 +258,7 @@ def test_on_a_loopback_bind_everything_is_open_as_before(tmp_path: Path) -> None
                 response = send(client, method, path, {})
                 assert response.status_code in (200, 404), (path, response.text)
                 assert CLOSED_TEXT not in response.text
+            assert "sandbox_requests_total" in client.get("/metrics").text
             assert client.post("/api/reload-mocks").json() == {"message": "Mock backend reloaded"}  # legacy: no auth
             assert "sync" in client.get("/__sandbox/status").json()
             assert client.get("/ui/journal").status_code == 200

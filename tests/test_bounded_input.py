@@ -17,7 +17,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbox.cli.assembly import TokenRedaction
+from sandbox.cli.logs import TokenRedaction
 from sandbox.load.near_miss import CANDIDATES, NearIndex
 from sandbox.load.repository import Case
 from sandbox.load.snapshot import Snapshot, build_snapshot

@@ -13,6 +13,10 @@ import pytest
 import yaml
 
 from sandbox.cli import build_parser
+from sandbox.cli.assembly import admin_policy
+from sandbox.cli.serve_config import ServeConfig
+from sandbox.serve.app import METRICS_PATH
+from sandbox.serve.health import LIVE_PATH, READY_PATH
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 MANIFESTS = sorted((DEPLOY / "kubernetes").glob("*.yaml"))
@@ -64,7 +68,7 @@ def test_the_image_cache_dir_belongs_to_that_user_and_is_a_volume() -> None:
 
 def test_the_image_health_check_needs_no_token() -> None:
     checks = [rest for keyword, rest in dockerfile_instructions() if keyword == "HEALTHCHECK"]
-    assert len(checks) == 1 and "/api/ping" in checks[0]
+    assert len(checks) == 1 and READY_PATH in checks[0]
 
 
 # -- Kubernetes --------------------------------------------------------------------------------
@@ -142,8 +146,29 @@ def test_the_sandbox_is_probed_on_routes_that_need_no_token(
     name: str, deployment: dict[str, Any], docs: list[dict[str, Any]]
 ) -> None:
     sandbox = sandbox_container(deployment["spec"]["template"]["spec"])
-    assert sandbox["livenessProbe"]["httpGet"]["path"] == "/api/ping"
-    assert sandbox["readinessProbe"]["httpGet"]["path"] in ("/__sandbox/status", "/__sandbox/ready")
+    assert sandbox["startupProbe"]["httpGet"]["path"] == LIVE_PATH
+    assert sandbox["livenessProbe"]["httpGet"]["path"] == LIVE_PATH
+    assert sandbox["readinessProbe"]["httpGet"]["path"] == READY_PATH
+    ports = {p["name"] for p in sandbox["ports"]}
+    assert all(sandbox[probe]["httpGet"]["port"] in ports for probe in ("startupProbe", "readinessProbe"))
+
+
+@pytest.mark.parametrize(("name", "deployment", "docs"), DEPLOYMENTS, ids=IDS)
+def test_the_pod_is_annotated_for_scraping_and_the_scraper_is_let_in(
+    name: str, deployment: dict[str, Any], docs: list[dict[str, Any]]
+) -> None:
+    """Annotation-based discovery: scrape, port and path match the container; a scraper sends no admin
+    token, so the arguments open /metrics alone (the admin routes stay closed on 0.0.0.0)."""
+    template = deployment["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    sandbox = sandbox_container(template["spec"])
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == METRICS_PATH
+    assert int(annotations["prometheus.io/port"]) in {p["containerPort"] for p in sandbox["ports"]}
+    config = ServeConfig.from_args(build_parser().parse_args(sandbox["args"]))
+    policy = admin_policy(config)
+    assert config.metrics and policy.metrics_public and not policy.open
+    assert config.log_format == "json"
 
 
 @pytest.mark.parametrize(("name", "deployment", "docs"), DEPLOYMENTS, ids=IDS)

@@ -166,12 +166,13 @@ def test_no_token_value_appears_in_the_journal_or_the_logs(tmp_path: Path) -> No
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline:  # ready: 503 while the corpus loads, 200 once it serves
             try:
-                httpx.get(f"{base}/api/ping", timeout=1)
-                break
+                if httpx.get(f"{base}/__sandbox/ready", timeout=1).status_code == 200:
+                    break
             except httpx.TransportError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         httpx.get(f"{base}/api/v2/demo", params={"identifiant": "1", "token": token})
         httpx.get(f"{base}/api/v2/demo", params={"identifiant": "1"}, headers={"X-Api-Key": token})
         httpx.get(

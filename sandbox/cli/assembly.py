@@ -19,6 +19,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
+from sandbox.cli.logs import TokenRedaction
 from sandbox.cli.serve_config import WEBHOOK_SECRET_ENVIRONMENT, ServeConfig
 from sandbox.load.repository import ParseCache
 from sandbox.load.snapshot import Snapshot, build_snapshot
@@ -28,7 +29,6 @@ from sandbox.rules.matching import MatchMode
 from sandbox.rules.tokens import configured_secrets
 from sandbox.serve.access import ADMIN_TOKEN_ENVIRONMENT, AdminPolicy, token_problem
 from sandbox.serve.app import SandboxApp
-from sandbox.serve.journal import redact_text
 from sandbox.serve.pipeline import Services
 from sandbox.serve.ratelimit import RateLimiter
 from sandbox.serve.request_limits import RequestLimits
@@ -68,7 +68,7 @@ def admin_policy(config: ServeConfig) -> AdminPolicy:
     problem = token_problem(token)
     if problem is not None:
         raise ValueError(problem)
-    return AdminPolicy.decide(config.host, token, config.admin_policy)
+    return AdminPolicy.decide(config.host, token, config.admin_policy, metrics_public=config.metrics_public)
 
 
 def request_limits(config: ServeConfig) -> RequestLimits:
@@ -108,30 +108,25 @@ def assemble(config: ServeConfig, syncer: Syncer | None = None) -> SandboxApp:
     if config.watch:
         syncer.run_in_background()
     secret = config.webhook_secret or os.environ.get(WEBHOOK_SECRET_ENVIRONMENT)
-    return create_app(snapshot, settings, syncer, secret, admin)
-
-
-class TokenRedaction(logging.Filter):
-    """Keeps token values out of the logs (uvicorn's access log prints query strings)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact_text(a) if isinstance(a, str) else a for a in record.args)
-        record.msg = redact_text(str(record.msg))
-        return True
+    return create_app(snapshot, settings, syncer, secret, admin, metrics=config.metrics, access_log=config.access_log)
 
 
 def redact_logs() -> None:
-    for name in ("uvicorn.access", "uvicorn.error", "sandbox", "sandbox.sync"):
+    """Token values kept out of records logged on these loggers, whatever handler writes them (ours
+    redact every line too: `sandbox.cli.logs`)."""
+    for name in ("uvicorn.access", "uvicorn.error", "sandbox", "sandbox.sync", "sandbox.access"):
         logging.getLogger(name).addFilter(TokenRedaction())
 
 
 def stop_sync_on_shutdown(app: SandboxApp, syncer: Syncer) -> None:
-    """A worker's poll and watch threads end with its server (ASGI lifespan shutdown), not mid-fetch."""
+    """A worker's poll and watch threads end with its server (ASGI lifespan shutdown), not mid-fetch;
+    its last counts are written for the other workers' scrapes."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: object) -> AsyncIterator[None]:
         yield
+        if app.metrics is not None:
+            app.metrics.flush()  # the last second's counts, before the worker ends
         await run_in_threadpool(syncer.stop)
 
     own = app.own  # the Starlette app of the own routes receives the lifespan events

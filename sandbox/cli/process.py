@@ -1,17 +1,23 @@
-"""The `sandbox serve` process: checked before it loads, drained when it is told to stop.
+"""The `sandbox serve` process: checked before it loads, probed while it loads, drained when told to stop.
 
 The listening socket is bound and the cache folder written to before the corpus loads, so
 that a port in use or an unusable folder is a one-line error at once, not a traceback
-after a long load. SIGTERM (and Ctrl+C) stop accepting connections, let the requests in
-flight finish (up to the shutdown timeout) and end the process with status 0: an
-orchestrator's ordinary stop is not reported as a crash.
+after a long load. While the first snapshot loads, a small server answers the probes on
+the same socket (`answering_while_loading`). SIGTERM (and Ctrl+C) stop accepting
+connections, let the requests in flight finish (up to the shutdown timeout) and end the
+process with status 0: an orchestrator's ordinary stop is not reported as a crash.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import signal
 import socket
 import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -20,8 +26,12 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
+from sandbox.serve.health import answer_probes
+from sandbox.serve.metrics import MULTIPROCESS_ENVIRONMENT
+
 WORKER_FACTORY = "sandbox.cli.serve:create_app_from_environment"
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_PROBES_STOP_S = 10.0  # the probes' answers take milliseconds; a stuck one is left to its daemon thread
 
 
 class ProcessError(RuntimeError):
@@ -96,3 +106,50 @@ def supervise(workers: int, sock: socket.socket, **options: Any) -> int:
     supervisor = Multiprocess(config, sockets=[sock])
     supervisor.run()
     return 1 if any(worker.exitcode == STARTUP_FAILURE for worker in supervisor.processes) else 0
+
+
+@contextlib.contextmanager
+def answering_while_loading(sock: socket.socket, reason: Callable[[], str]) -> Iterator[None]:
+    """Answer the probes on `sock` from a thread while the body of the `with` loads (`serve.health`).
+
+    They are answered on a duplicate of the socket, which stopping closes: the socket stays
+    bound and listening, and a connection that arrives between this stop and the real
+    server's start waits in its backlog. The main thread keeps the default signal handling:
+    a signal during the load still ends the process at once.
+    """
+    duplicate = sock.dup()
+    duplicate.listen()
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(answer_probes(duplicate, reason, stop),), name="sandbox-probes"
+    )
+    thread.daemon = True
+    thread.start()
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=_PROBES_STOP_S)
+        if not thread.is_alive():
+            loop.close()
+        duplicate.close()
+
+
+@contextlib.contextmanager
+def metrics_directory(enabled: bool) -> Iterator[str | None]:
+    """`--workers N`: one folder for every worker's metric files (`PROMETHEUS_MULTIPROC_DIR`), made
+    for this run and removed after it; the workers inherit the variable before they import anything."""
+    if not enabled:
+        yield None
+        return
+    previous = os.environ.get(MULTIPROCESS_ENVIRONMENT)
+    with tempfile.TemporaryDirectory(prefix="sandbox-metrics-") as directory:
+        os.environ[MULTIPROCESS_ENVIRONMENT] = directory
+        try:
+            yield directory
+        finally:
+            if previous is None:
+                os.environ.pop(MULTIPROCESS_ENVIRONMENT, None)
+            else:
+                os.environ[MULTIPROCESS_ENVIRONMENT] = previous

@@ -1,5 +1,9 @@
 """`sandbox serve`: check what can be checked at once, load the first snapshot, serve until stopped.
 
+While the first snapshot loads, the probes are answered on the socket already bound
+(`/__sandbox/live` 200, `/__sandbox/ready` 503 with the reason; any other request is closed
+unanswered, as before anything listened).
+
 The arguments are generated from `ServeConfig` (`sandbox.cli.serve_config`); the app is
 assembled in `sandbox.cli.assembly`; the socket, the workers and the stop signals are
 `sandbox.cli.process`. `create_app_from_environment` is the workers' uvicorn factory.
@@ -63,40 +67,57 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.socket) -> int:
-    """Build the first snapshot, print the load summary, serve on `listener` until stopped."""
-    import logging
-
+    """Build the first snapshot (the probes answered meanwhile), report it, serve on `listener` until stopped."""
     from sandbox.cli.assembly import assemble, make_syncer, redact_logs
-    from sandbox.cli.process import bound_port, serve, supervise
+    from sandbox.cli.logs import configure, say
+    from sandbox.cli.process import answering_while_loading, bound_port, metrics_directory, serve, supervise
     from sandbox.load.sync import StartError
     from sandbox.serve.access import is_loopback
 
-    logging.basicConfig(level=getattr(logging, config.log_level.upper()), format="%(levelname)s: %(name)s: %(message)s")
+    log_config = configure(config.log_format, config.log_level)
     redact_logs()
     syncer = make_syncer(config)
-    try:
-        holder = syncer.start()
-    except StartError as error:
-        print(f"sandbox: {error}", file=sys.stderr)
-        return 2
+    with answering_while_loading(listener, lambda: syncer.phase):
+        try:
+            holder = syncer.start()
+        except StartError as error:
+            print(f"sandbox: {error}", file=sys.stderr)
+            return 2
     snapshot = holder.current
-    for line in snapshot.report.summary_lines():
-        print(line, flush=True)
-    print(f"  revision: {snapshot.revision}", flush=True)
+    form = config.log_format
+    report = snapshot.report
+    summary = [*report.summary_lines(), f"  revision: {snapshot.revision}"]
+    say(
+        form,
+        "summary",
+        "\n".join(summary),
+        revision=snapshot.revision,
+        root=report.root,
+        operations=report.operations,
+        operations_by_api=dict(report.operations_by_api),
+        cases=report.cases,
+        france_connect_tokens=report.france_connect_tokens,
+        operations_without_folder=len(report.operations_without_folder),
+        folders_without_operation=list(report.folders_without_operation),
+        problems=[str(problem) for problem in report.problems],
+        duration_ms=round(report.duration_s * 1000, 3),
+    )
     for source in syncer.sources:
         if getattr(source, "serving_cached", False):
-            print(f"  WARNING: {source.location} is unreachable: serving the cached commit", flush=True)
+            say(form, "warning", f"  WARNING: {source.location} is unreachable: serving the cached commit")
     if snapshot.report.operations == 0:
         print("sandbox: no operation found (no OpenAPI document with x-operationId)", file=sys.stderr)
         return 2
-    print(f"  admin routes: {admin.describe()}", flush=True)
+    say(form, "admin", f"  admin routes: {admin.describe()}", admin=admin.describe())
     if admin.open and not is_loopback(config.host):
-        print("  WARNING: admin routes open on a non-loopback address: anyone can read the journal", flush=True)
+        say(form, "warning", "  WARNING: admin routes open on a non-loopback address: anyone can read the journal")
     address = f"[{config.host}]" if ":" in config.host else config.host
-    print(f"Serving in {config.match} mode on http://{address}:{bound_port(listener)}", flush=True)
+    url = f"http://{address}:{bound_port(listener)}"
+    say(form, "serving", f"Serving in {config.match} mode on {url}", url=url, mode=config.match, workers=config.workers)
     options = {
+        "log_config": log_config,
         "log_level": config.log_level,
-        "access_log": config.access_log,
+        "access_log": False,  # the sandbox writes its own request line (`--access-log`)
         "timeout_graceful_shutdown": config.shutdown_timeout,
         "http": "httptools",
         "loop": "uvloop",
@@ -105,7 +126,8 @@ def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.so
         # Each worker assembles its own app; the cache is warm and the leader lock is free again.
         syncer.stop()
         os.environ[CONFIG_ENVIRONMENT] = config.to_environment()
-        return supervise(config.workers, listener, **options)
+        with metrics_directory(config.metrics):
+            return supervise(config.workers, listener, **options)
     try:
         return serve(assemble(config, syncer), listener, **options)
     finally:
@@ -113,14 +135,15 @@ def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.so
 
 
 def create_app_from_environment() -> SandboxApp:
-    """uvicorn factory for `--workers N`: each worker assembles its own app."""
-    import logging
-
+    """uvicorn factory for `--workers N`: each worker assembles its own app (uvicorn has applied the
+    logging configuration in the worker already; it is applied again for a direct call)."""
     from sandbox.cli.assembly import assemble, redact_logs, stop_sync_on_shutdown
+    from sandbox.cli.logs import configure
 
-    logging.basicConfig(level=logging.INFO)
+    config = ServeConfig.from_environment()
+    configure(config.log_format, config.log_level)
     redact_logs()
-    app = assemble(ServeConfig.from_environment())
+    app = assemble(config)
     if app.syncer is not None:
         stop_sync_on_shutdown(app, app.syncer)
     return app

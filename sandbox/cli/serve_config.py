@@ -80,10 +80,11 @@ GROUPS: Mapping[str, tuple[str, str | None]] = {
     ADMIN: (
         "admin access",
         "The sandbox's own routes (GET /__sandbox/requests, /__sandbox/explain/..., the details of "
-        "/__sandbox/status, the catalogue's journal and try-it, POST /api/reload-mocks) are open on a "
-        "loopback bind; on any other address they answer 403 unless the request sends "
-        "'Authorization: Bearer <admin token>'. The API, /api/ping and the catalogue's pages stay open; "
-        "the webhook keeps its own HMAC signature.",
+        "/__sandbox/status, GET /metrics, the catalogue's journal, try-it and usage counts, "
+        "POST /api/reload-mocks) are open on a loopback bind; on any other address they answer 403 unless "
+        "the request sends 'Authorization: Bearer <admin token>'. The API, /api/ping, the probes "
+        "(/__sandbox/live, /__sandbox/ready) and the catalogue's pages stay open; the webhook keeps its own "
+        "HMAC signature.",
     ),
 }
 
@@ -309,8 +310,27 @@ class ServeConfig:
         metadata=option(
             "--access-log",
             action=argparse.BooleanOptionalAction,
+            help="log every request: method, path and parameters (tokens redacted), operation, case, outcome, "
+            "status, duration, revision, request id (default: off)",
+        ),
+    )
+    log_format: str = field(
+        default="text",
+        metadata=option(
+            "--log-format",
+            choices=("text", "json"),
             process_only=True,
-            help="log every request (default: off)",
+            help="text: timestamped lines on stderr (the load summary on stdout); json: one JSON object per "
+            "line on stdout, load summary included (default: %(default)s)",
+        ),
+    )
+    metrics: bool = field(
+        default=True,
+        metadata=option(
+            "--no-metrics",
+            group=DIAGNOSTICS,
+            action="store_false",
+            help="do not count requests nor serve GET /metrics (Prometheus text format; on by default)",
         ),
     )
     jwt_secrets: list[str] = field(
@@ -478,6 +498,16 @@ class ServeConfig:
             help="the admin token, at least 16 characters (also SANDBOX_ADMIN_TOKEN, preferred: a command "
             "line is visible to other users of the machine); without it, the admin routes of a non-loopback "
             "bind are refused to everyone",
+        ),
+    )
+    metrics_public: bool = field(
+        default=False,
+        metadata=option(
+            "--metrics-public",
+            group=ADMIN,
+            action="store_true",
+            help="serve GET /metrics without the admin token, whatever the policy (a Prometheus scraper inside "
+            "the cluster; keep /metrics out of any public ingress)",
         ),
     )
     admin_policy: str = field(  # auto | open | closed (sandbox.serve.access.PolicyMode)

@@ -33,8 +33,14 @@ from sandbox.load.watching import FolderWatcher
 _LOG = logging.getLogger("sandbox.sync")
 _MAX_BACKOFF_S = 600.0
 _FOLLOW_INTERVAL_S = 0.5
+_LOGGED_PROBLEMS = 20  # a log line names at most this many problems (the status route has them all)
 
 Build = Callable[[Sequence[Path], Sequence[str | None]], Snapshot]
+
+
+def event(name: str, **fields: Any) -> dict[str, Any]:
+    """A log record's `extra`: the event's name and its fields (the JSON log format writes them out)."""
+    return {"event": name, "fields": fields}
 
 
 class StartError(RuntimeError):
@@ -89,6 +95,10 @@ class Syncer:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.watchers: list[FolderWatcher] = []
+        # Called with every reload attempt once it has ended (metrics); an observer's error is logged.
+        self.observers: list[Callable[[ReloadAttempt], None]] = []
+        # What `start` is doing, for the readiness probe that answers while it runs (public: no path, no URL).
+        self.phase = "starting"
 
     # -- start and stop --------------------------------------------------------------------
 
@@ -101,25 +111,86 @@ class Syncer:
 
     def start(self) -> SnapshotHolder:
         """Fetch (leader), build the first snapshot; a filled cache stands in for an unreachable remote."""
+        started = time.perf_counter()
         for source in self.git_sources:
             if self.is_leader():
+                self.phase = "fetching the git sources"  # public (the readiness probe): no location
                 try:
-                    self.fetches += 1
-                    source.fetch()
+                    self._fetch(source)
                 except FetchError as error:
                     if source.current() is None:
+                        self.phase = "failed: a git source cannot be fetched and the cache has no commit of it"
                         raise StartError(f"{source.location}: {error}; no cached commit to serve") from error
                     source.serving_cached = True
                     self._schedule_retry(source)
                     _LOG.warning(
-                        "%s unreachable (%s): serving the cached commit %s", source.location, error, source.current()
+                        "%s unreachable (%s): serving the cached commit %s",
+                        source.location,
+                        error,
+                        source.current(),
+                        extra=event("serving-cached", source=source.location, commit=source.current()),
                     )
             elif source.current() is None:
+                self.phase = "waiting for the leader process to fetch the git sources"
                 self._wait_for_leader(source)
         self.served_key = self.source_key()
+        self.phase = "building the first snapshot"
         snapshot = self.build([s.tree() for s in self.sources], [s.revision() for s in self.sources])
         self.holder = SnapshotHolder(snapshot)
+        self.phase = "ready"
+        report = snapshot.report
+        _LOG.info(
+            "loaded %s: %d operations, %d cases, %d files rejected, in %.0f ms",
+            snapshot.revision,
+            report.operations,
+            report.cases,
+            len(report.problems),
+            (time.perf_counter() - started) * 1000,
+            extra=event(
+                "load",
+                revision=snapshot.revision,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                build_ms=round(report.duration_s * 1000, 3),
+                operations=report.operations,
+                operations_by_api=dict(report.operations_by_api),
+                cases=report.cases,
+                problems=[str(p) for p in report.problems[:_LOGGED_PROBLEMS]],
+                problem_count=len(report.problems),
+            ),
+        )
         return self.holder
+
+    def _fetch(self, source: GitSource) -> str:
+        """One fetch, counted and logged (git's own message when it fails); raises FetchError."""
+        self.fetches += 1
+        before = source.current()
+        started = time.perf_counter()
+        try:
+            sha = source.fetch()
+        except FetchError as error:
+            _LOG.warning(
+                "fetch of %s failed (%d in a row): %s",
+                source.location,
+                source.health.failures,
+                error,
+                extra=event("fetch-failed", source=source.location, error=str(error), failures=source.health.failures),
+            )
+            raise
+        _LOG.log(
+            logging.INFO if sha != before else logging.DEBUG,
+            "fetched %s: %s%s",
+            source.location,
+            sha,
+            "" if sha != before else " (unchanged)",
+            extra=event(
+                "fetch",
+                source=source.location,
+                commit=sha,
+                changed=sha != before,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            ),
+        )
+        return sha
 
     def _wait_for_leader(self, source: GitSource, timeout_s: float = 120.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -192,7 +263,46 @@ class Syncer:
             self.last_attempt = attempt
             if attempt.outcome in ("failed", "refused") and (attempt.rebuilt or attempt.outcome == "failed"):
                 self.last_failure = attempt
+            self._log_attempt(attempt)
+            for observer in self.observers:
+                try:
+                    observer(attempt)
+                except Exception:
+                    _LOG.exception("a reload observer failed")
             return attempt
+
+    def _log_attempt(self, attempt: ReloadAttempt) -> None:
+        """One line per reload: info when swapped, debug when nothing changed, error otherwise."""
+        assert self.holder is not None
+        report = self.holder.current.report
+        serving = self.holder.current.revision
+        level = {"swapped": logging.INFO, "unchanged": logging.DEBUG}.get(attempt.outcome, logging.ERROR)
+        said = {
+            "swapped": f"now serving {serving}",
+            "unchanged": f"{serving} unchanged",
+            "refused": f"{attempt.revision} refused (not rebuilt until a new revision); {serving} keeps serving",
+        }.get(attempt.outcome, f"reload failed; {serving} keeps serving")
+        _LOG.log(
+            level,
+            "%s (%s, %.0f ms)%s",
+            said,
+            attempt.reason,
+            attempt.duration_ms,
+            "".join(f"\n  {error}" for error in attempt.errors[:_LOGGED_PROBLEMS]),
+            extra=event(
+                "reload",
+                reason=attempt.reason,
+                outcome=attempt.outcome,
+                revision=attempt.revision,
+                serving=serving,
+                rebuilt=attempt.rebuilt,
+                duration_ms=round(attempt.duration_ms, 3),
+                operations=report.operations,
+                cases=report.cases,
+                problems=attempt.errors[:_LOGGED_PROBLEMS],
+                problem_count=len(attempt.errors),
+            ),
+        )
 
     def _reload(self, attempt: ReloadAttempt, *, fetch: bool, force: bool) -> None:
         assert self.holder is not None, "start() first"
@@ -201,8 +311,7 @@ class Syncer:
         elif fetch:
             for source in self.git_sources:
                 try:
-                    self.fetches += 1
-                    source.fetch()
+                    self._fetch(source)
                 except FetchError as error:
                     self._schedule_retry(source)
                     attempt.errors.append(f"fetch {source.location}: {error}")
@@ -229,12 +338,6 @@ class Syncer:
             attempt.errors.extend(new_problems)
             if key is not None:
                 self.refusal = Refusal(key, snapshot.revision, tuple(new_problems))
-            _LOG.error(
-                "reload of %s refused (not rebuilt until a new revision); %s keeps serving:\n  %s",
-                snapshot.revision,
-                current.revision,
-                "\n  ".join(new_problems),
-            )
             return
         self.served_key = key
         if snapshot.revision == current.revision and not force:
@@ -243,7 +346,6 @@ class Syncer:
         self.holder.swap(snapshot)
         self.reloads += 1
         attempt.outcome = "swapped"
-        _LOG.info("now serving %s (%s)", snapshot.revision, attempt.reason)
 
     def _schedule_retry(self, source: GitSource) -> None:
         """Exponential backoff from min(poll, 30 s), capped at 10 minutes."""

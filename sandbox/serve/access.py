@@ -7,7 +7,10 @@ The API routes and the read-only catalogue pages never depend on it; the webhook
 own HMAC signature.
 
 Admin routes: `GET /__sandbox/requests`, `GET /__sandbox/explain/...`, the details of
-`GET /__sandbox/status`, the catalogue's journal page and "try it" form, `POST /api/reload-mocks`.
+`GET /__sandbox/status`, the catalogue's journal page, "try it" form and usage counts,
+`POST /api/reload-mocks`, and `GET /metrics` unless `--metrics-public` opens it alone (a
+scraper inside the cluster sends no token). The probes (`/__sandbox/live`, `/__sandbox/ready`)
+are open to all.
 """
 
 from __future__ import annotations
@@ -67,12 +70,15 @@ def is_loopback(host: str) -> bool:
 class AdminPolicy:
     open: bool = True
     token: str | None = None
+    metrics_public: bool = False  # `GET /metrics` without the token, whatever the policy
 
     @classmethod
-    def decide(cls, host: str, token: str | None, mode: PolicyMode | str = PolicyMode.AUTO) -> AdminPolicy:
+    def decide(
+        cls, host: str, token: str | None, mode: PolicyMode | str = PolicyMode.AUTO, *, metrics_public: bool = False
+    ) -> AdminPolicy:
         chosen = PolicyMode(mode)
         is_open = chosen is PolicyMode.OPEN or (chosen is PolicyMode.AUTO and is_loopback(host))
-        return cls(open=is_open, token=token or None)
+        return cls(open=is_open, token=token or None, metrics_public=metrics_public)
 
     def allows(self, authorization: str | None) -> bool:
         """Open, or `Authorization: Bearer <admin token>` (compared in constant time)."""
@@ -87,10 +93,15 @@ class AdminPolicy:
     def admits(self, request: Request) -> bool:
         return self.allows(request.headers.get("authorization"))
 
+    def admits_metrics(self, request: Request) -> bool:
+        """`GET /metrics`: the admin policy, unless `--metrics-public` opened it alone."""
+        return self.metrics_public or self.admits(request)
+
     def describe(self) -> str:
         if self.open:
             return "open (loopback bind or --admin-policy open)"
-        return "closed: admin token required" if self.token else "closed: no admin token set, admin routes refused"
+        said = "closed: admin token required" if self.token else "closed: no admin token set, admin routes refused"
+        return said + ("; /metrics open (--metrics-public)" if self.metrics_public else "")
 
 
 def _digest(text: str) -> bytes:

@@ -4,7 +4,8 @@ API requests go straight from the ASGI scope to pre-serialised bytes. The paths 
 uses (the catalogue, `/__sandbox/...`, the legacy reload route) go to `own`, an ASGI app
 that `sandbox.web` mounts there. Every response names the snapshot it came from in
 `X-Sandbox-Commit`. Who may use the sandbox's own routes is an `AdminPolicy` decided at
-start (`serve.access`).
+start (`serve.access`). With metrics on, every API request is counted (`serve.metrics`); with
+the access log on, every request is logged once, tokens redacted (`serve.request_log`).
 """
 
 from __future__ import annotations
@@ -23,14 +24,18 @@ from sandbox.serve import replies
 from sandbox.serve.access import AdminPolicy
 from sandbox.serve.delivery import deliver
 from sandbox.serve.journal import PATH_CHARS, QUERY_CHARS, Entry, Journal, journal_text
+from sandbox.serve.metrics import RequestMetrics
 from sandbox.serve.pipeline import IncomingRequest, Services, answer
 from sandbox.serve.prefer_header import NO_PREFERENCES
 from sandbox.serve.request_limits import NOSNIFF, announced_too_large, body_too_large, oversize, read_body
+from sandbox.serve.request_log import log_request, request_id
 from sandbox.serve.response_validation import ResponseValidators, SchemaOutcome
 
 SANDBOX_PREFIX = "/__sandbox"
 CATALOGUE_PREFIX = "/ui/"  # the web catalogue: `/` and `/ui/...`, paths no API uses
 RELOAD_PATH = "/api/reload-mocks"
+METRICS_PATH = "/metrics"  # Prometheus' conventional path; no API uses it
+OWN_OUTCOME = "own-route"  # the outcome a request line gives the sandbox's own routes
 # How long a reload or webhook caller waits for the reload that covers it; then 202 "queued".
 RELOAD_WAIT_S = 30.0
 # Response-validation verdicts, per (operation, status, body): bodies are mostly the snapshot's own,
@@ -48,6 +53,8 @@ class SandboxApp:
         admin: AdminPolicy | None = None,
     ) -> None:
         self.holder = holder
+        self.metrics: RequestMetrics | None = None  # set by `sandbox.web.create_app(metrics=True)`
+        self.access_log = False  # one log line per request (`--access-log`)
         self.services = services
         self.syncer = syncer
         self.admin = admin or AdminPolicy()  # open: what an embedding (the pytest plugin) on loopback expects
@@ -67,6 +74,7 @@ class SandboxApp:
         if scope["type"] != "http":
             await self.own(scope, receive, send)
             return
+        started = time.perf_counter()
         snapshot = self.holder.current  # one snapshot per request, read once
         scenarios = self.services.scenarios
         own_headers = (snapshot.revision_header, scenarios.profile_header, NOSNIFF)
@@ -74,23 +82,27 @@ class SandboxApp:
         if refused is not None:
             prepared = replies.reply(refused.status, refused.text.encode(), rendering.TEXT, refused.outcome)
             await _send_prepared(send, prepared, scope["method"], own_headers)
+            self._observe_refused(scope, prepared, snapshot, started)
             return
         path = scope["path"]
         if (
             path.startswith(SANDBOX_PREFIX)
-            or path in ("/", "/ui")
+            or path in ("/", "/ui", METRICS_PATH)
             or path.startswith(CATALOGUE_PREFIX)
             or (path == RELOAD_PATH and scope["method"] == "POST")
         ):
-            await self.own(scope, receive, _with_headers(send, own_headers))
+            if self.access_log:
+                await self._own_logged(scope, receive, send, snapshot, started, own_headers)
+            else:
+                await self.own(scope, receive, _with_headers(send, own_headers))
             return
-        started = time.perf_counter()
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         body = await self._body(scope, receive, headers.get("content-type"))
         if body is None:
             too_large = body_too_large(self.services.limits.max_body_bytes)
             prepared = replies.reply(413, too_large.text.encode(), rendering.TEXT, too_large.outcome)
             await _send_prepared(send, prepared, scope["method"], own_headers)
+            self._observe_refused(scope, prepared, snapshot, started)
             return
         preferences = scenarios.preferences(scope["headers"]) if "prefer" in headers else NO_PREFERENCES
         request = IncomingRequest(scope["method"], path, scope["query_string"], headers, body, preferences)
@@ -112,24 +124,59 @@ class SandboxApp:
             fault=applied.fault,
             max_delay_s=scenarios.max_delay_s,
         )
-        self.journal.record(
-            Entry(
-                at=time.time(),
-                method=scope["method"],
-                path=journal_text(path, PATH_CHARS),
-                query=journal_text(scope["query_string"], QUERY_CHARS),
-                operation=operation_id,
-                outcome=answered.outcome,
-                case=prepared.case_id,
-                status=prepared.status,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                revision=snapshot.revision,
-                near_miss=answered.near_miss,
-                schema=verdict.verdict if verdict else None,
-                schema_errors=tuple(str(e) for e in verdict.errors) if verdict else (),
-                preference=applied.text,
-            )
+        elapsed = time.perf_counter() - started
+        entry = Entry(
+            at=time.time(),
+            method=scope["method"],
+            path=journal_text(path, PATH_CHARS),
+            query=journal_text(scope["query_string"], QUERY_CHARS),
+            operation=operation_id,
+            outcome=answered.outcome,
+            case=prepared.case_id,
+            status=prepared.status,
+            duration_ms=elapsed * 1000,
+            revision=snapshot.revision,
+            near_miss=answered.near_miss,
+            schema=verdict.verdict if verdict else None,
+            schema_errors=tuple(str(e) for e in verdict.errors) if verdict else (),
+            preference=applied.text,
         )
+        self.journal.record(entry)
+        if self.metrics is not None:
+            self.metrics.count(answered.operation, prepared, elapsed)
+        if self.access_log:
+            log_request(entry, request_id(headers.get("x-request-id")))
+
+    def _observe_refused(self, scope: Scope, prepared: Prepared, snapshot: Snapshot, started: float) -> None:
+        """A request refused before it was read (414, 431): counted with no operation, logged."""
+        elapsed = time.perf_counter() - started
+        if self.metrics is not None:
+            self.metrics.count(None, prepared, elapsed)
+        if self.access_log:
+            log_request(_entry(scope, prepared.outcome, prepared.status, elapsed, snapshot), request_id(None))
+
+    async def _own_logged(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        snapshot: Snapshot,
+        started: float,
+        own_headers: tuple[tuple[bytes, bytes], ...],
+    ) -> None:
+        """A request to the sandbox's own routes, with its request line (not counted: not an API request)."""
+        status = 0
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.own(scope, receive, _with_headers(sending, own_headers))
+        given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
+        entry = _entry(scope, OWN_OUTCOME, status, time.perf_counter() - started, snapshot)
+        log_request(entry, request_id(given))
 
     async def _body(self, scope: Scope, receive: Receive, content_type: str | None) -> bytes | None:
         """The body when Rails would parse it (a JSON `Content-Type`, §3.6), else b""; None: over the limit."""
@@ -154,6 +201,26 @@ class SandboxApp:
             cost = len(prepared.body) + sum(len(str(error)) for error in verdict.errors)
             verdicts.put(key, verdict, cost)
         return verdict
+
+
+def _entry(scope: Scope, outcome: str, status: int, seconds: float, snapshot: Snapshot) -> Entry:
+    """A request line's entry for an answer no operation gave, not journaled (cut and redacted like the
+    journal's when formatted)."""
+    return Entry(
+        at=time.time(),
+        method=scope["method"],
+        path=journal_text(scope["path"], PATH_CHARS),
+        query=journal_text(scope["query_string"], QUERY_CHARS),
+        operation=None,
+        outcome=outcome,
+        case=None,
+        status=status,
+        duration_ms=seconds * 1000,
+        revision=snapshot.revision,
+        near_miss=None,
+        schema=None,
+        schema_errors=(),
+    )
 
 
 async def _send_prepared(send: Send, prepared: Prepared, method: str, extra: tuple[tuple[bytes, bytes], ...]) -> None:

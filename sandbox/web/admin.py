@@ -1,8 +1,9 @@
-"""The sandbox's own routes: status, journal, explain, the legacy reload route and the push webhook.
+"""The sandbox's own routes: status, probes, metrics, journal, explain, the legacy reload route and the
+push webhook.
 
 Who may call them is the app's `AdminPolicy` (`serve.access`); the webhook has its own HMAC
-signature instead. They read the app (journal, snapshot) and the syncer; the request path
-never calls them.
+signature instead, the probes are open to all, `/metrics` may be opened alone. They read the
+app (journal, snapshot, metrics) and the syncer; the request path never calls them.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ import hmac
 from collections.abc import Sequence
 from typing import cast
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.load.snapshot import describe
 from sandbox.load.sync import ReloadAttempt, Syncer
-from sandbox.serve.access import admin_only, public_status
-from sandbox.serve.app import RELOAD_PATH, SANDBOX_PREFIX, SandboxApp
+from sandbox.serve.access import admin_only, public_status, refusal
+from sandbox.serve.app import METRICS_PATH, RELOAD_PATH, SANDBOX_PREFIX, SandboxApp
+from sandbox.serve.health import LIVE_PATH, READY_PATH, live_body, ready_body
 from sandbox.serve.journal import Entry
+from sandbox.serve.metrics import CONTENT_TYPE
 from sandbox.tools.explain import explanation
 
 _JOURNAL_SLICE = 50  # entries written between two turns of the event loop
@@ -40,12 +44,35 @@ class OwnRoutes:
     def routes(self) -> list[BaseRoute]:
         admin = self.app.admin
         return [
+            Route(LIVE_PATH, self.live, methods=["GET", "HEAD"]),
+            Route(READY_PATH, self.ready, methods=["GET", "HEAD"]),
+            Route(METRICS_PATH, self.metrics),
             Route(f"{SANDBOX_PREFIX}/status", self.status),
             Route(f"{SANDBOX_PREFIX}/requests", admin_only(admin, self.requests)),
             Route(SANDBOX_PREFIX + "/explain/{target:path}", admin_only(admin, self.explain)),
             Route(f"{SANDBOX_PREFIX}/webhook", self.webhook, methods=["POST"]),  # its own HMAC signature
             Route(RELOAD_PATH, admin_only(admin, self.reload_mocks), methods=["POST"]),
         ]
+
+    async def live(self, request: Request) -> Response:
+        """Liveness: the process answers (its own event loop runs)."""
+        return Response(live_body(), media_type="application/json")
+
+    async def ready(self, request: Request) -> Response:
+        """Readiness: a snapshot is served (before the first one, `serve.health.answer_probes` says 503)."""
+        return Response(ready_body(self.app.snapshot.revision), media_type="application/json")
+
+    async def metrics(self, request: Request) -> Response:
+        """The Prometheus text format; admins only unless `--metrics-public`. Built off the event loop
+        (with workers, it reads every worker's files)."""
+        metrics = self.app.metrics
+        if metrics is None:
+            return PlainTextResponse("Metrics are off (sandbox serve --no-metrics).\n", status_code=404)
+        if not self.app.admin.admits_metrics(request):
+            return refusal()
+        metrics.flush()  # on the event loop that counts
+        body = await run_in_threadpool(metrics.exposition)
+        return Response(body, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})
 
     async def requests(self, request: Request) -> Response:
         """The journal, newest first: `?outcome=fallback&operation=...&limit=50`.

@@ -1,8 +1,10 @@
 """The web catalogue: server-rendered pages over the snapshot being served, the sync and the journal.
 
 * `/`: what is loaded (sources, revision, counts), sync health and the last reload errors;
-* `/ui/operations`: every operation of both APIs, grouped by provider, filtered by `?q=`;
-* `/ui/operations/{id}`: parameters, cases (cURL against this sandbox) and a "try it" form;
+* `/ui/operations`: every operation of both APIs, grouped by provider, filtered by `?q=`; for
+  admins with metrics on, each one's requests and misses since start, `?sort=misses` most first;
+* `/ui/operations/{id}`: parameters, cases (cURL against this sandbox, hits since start for
+  admins) and a "try it" form;
 * `/ui/journal`: the last requests, filtered by outcome, misses linked to their explanation;
   (with a closed admin policy, the journal, the "try it" form and the sync details need the
   admin token; the other pages render for anyone: `sandbox.admin`)
@@ -35,11 +37,13 @@ from starlette.templating import Jinja2Templates
 from sandbox.load.repository import NOT_FOUND_FILE
 from sandbox.load.snapshot import Snapshot
 from sandbox.rules.coercion import to_s
+from sandbox.serve.metrics import Usage
 from sandbox.web.catalogue_lint import LintCache
 from sandbox.web.labels import LANGUAGES, labels, negotiate, translator
 from sandbox.web.operation_view import operation_page
 from sandbox.web.views import (
     api_rank,
+    by_misses,
     explain_url,
     format_time,
     grouped,
@@ -180,13 +184,21 @@ class Catalogue:
             },
         )
 
+    def _usage(self, request: Request) -> Usage | None:
+        """Request counts since start, for admins when metrics are on (they show integrators' use)."""
+        if self.app.metrics is None or not self.app.admin.admits(request):
+            return None
+        return self.app.metrics.usage()
+
     async def operations(self, request: Request) -> Response:
         snapshot = self.app.snapshot
         query = request.query_params.get("q", "").strip()
         terms = search_terms(query)
         lint = await self.lint.result(snapshot, "en")
-        rows = operation_rows(snapshot, lint)
+        usage = self._usage(request)
+        rows = operation_rows(snapshot, lint, usage)
         shown = [row for row in rows if matches(terms, row.search)]
+        sort = "misses" if usage is not None and request.query_params.get("sort") == "misses" else ""
         return self._render(
             request,
             "operations.html",
@@ -198,6 +210,9 @@ class Catalogue:
                 "shown": len(shown),
                 "total": len(rows),
                 "lint_available": lint is not None,
+                "usage": usage,
+                "sort": sort,
+                "by_misses": by_misses(shown) if sort else [],
             },
         )
 
@@ -216,6 +231,10 @@ class Catalogue:
         lint = await self.lint.result(snapshot, lang)
         base_url = str(request.base_url).rstrip("/")
         context = operation_page(snapshot, operation, base_url, lint, request.query_params.get("case"))
+        usage = self._usage(request)
+        context["usage"] = None if usage is None else usage.of(operation.id)
+        context["case_hits"] = {} if usage is None else usage.cases
+        context["usage_scope"] = None if usage is None else usage.workers
         return self._render(request, "operation.html", "operations", context)
 
     async def journal(self, request: Request) -> Response:

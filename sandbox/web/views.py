@@ -16,9 +16,19 @@ from urllib.parse import urlencode
 
 from sandbox.load.snapshot import Snapshot
 from sandbox.rules.operations import Operation
+from sandbox.serve.metrics import OperationUsage, Usage
 from sandbox.web.catalogue_lint import LintResult, LintSummary
 
-__all__ = ["OperationRow", "ProviderGroup", "auth_kind", "grouped", "operation_rows", "provider_of", "sync_view"]
+__all__ = [
+    "OperationRow",
+    "ProviderGroup",
+    "auth_kind",
+    "by_misses",
+    "grouped",
+    "operation_rows",
+    "provider_of",
+    "sync_view",
+]
 
 API_ORDER = ("entreprise", "particulier")
 _PROVIDER = re.compile(r"^api_(?:entreprise|particulier)_v\d+_([a-z0-9]+)(?:_|$)")
@@ -56,6 +66,7 @@ class OperationRow:
     cases: int
     lint: LintSummary | None
     search: str
+    usage: OperationUsage | None = None  # requests since start (admins, metrics on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +76,7 @@ class ProviderGroup:
     rows: tuple[OperationRow, ...]
 
 
-def operation_rows(snapshot: Snapshot, lint: LintResult | None) -> list[OperationRow]:
+def operation_rows(snapshot: Snapshot, lint: LintResult | None, usage: Usage | None = None) -> list[OperationRow]:
     rows = []
     for operation in snapshot.operations.values():
         provider = provider_of(operation)
@@ -80,6 +91,7 @@ def operation_rows(snapshot: Snapshot, lint: LintResult | None) -> list[Operatio
                 cases=len(table.cases) if table is not None else 0,
                 lint=None if lint is None else lint.by_folder.get(operation.id, LintSummary()),
                 search=search,
+                usage=None if usage is None else usage.of(operation.id),
             )
         )
     return rows
@@ -102,6 +114,16 @@ def grouped(rows: Iterable[OperationRow]) -> list[ProviderGroup]:
         )
         for (api, provider), found in sorted(buckets.items(), key=lambda item: (api_rank(item[0][0]), item[0][1]))
     ]
+
+
+def by_misses(rows: Iterable[OperationRow]) -> list[OperationRow]:
+    """Most fallbacks first (the cases integrators lack), then most requests, then by id."""
+
+    def misses(row: OperationRow) -> tuple[int, int, str]:
+        usage = row.usage or OperationUsage()
+        return (-usage.fallbacks, -usage.requests, row.operation.id)
+
+    return sorted(rows, key=misses)
 
 
 def format_time(timestamp: float | None) -> str:
