@@ -107,6 +107,7 @@ class SandboxApp:
                 near_miss=answered.near_miss,
                 schema=verdict.verdict if verdict else None,
                 schema_errors=tuple(str(e) for e in verdict.errors) if verdict else (),
+                auth=prepared.header(b"x-sandbox-auth") if prepared.outcome == "auth-error" else None,
             )
         )
 

@@ -117,6 +117,7 @@ class Entry:
     near_miss: str | None
     schema: str | None
     schema_errors: tuple[str, ...]
+    auth: str | None = None  # why a token was refused: `X-Sandbox-Auth` (reason; hint)
     # formatted once, when first read (entries never change)
     _json: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     _encoded: bytes | None = field(default=None, compare=False, repr=False)
@@ -162,6 +163,7 @@ class Entry:
             "near_miss": self.near_miss,
             "schema": self.schema,
             "schema_errors": list(self.schema_errors),
+            "auth": self.auth,
         }
 
 

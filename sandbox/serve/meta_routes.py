@@ -15,7 +15,7 @@ from sandbox.rules import rendering
 from sandbox.rules.matching import parse_query
 from sandbox.rules.operations import Api
 from sandbox.rules.rendering import encode_json
-from sandbox.rules.tokens import Denial, authenticate, bearer_token
+from sandbox.rules.tokens import User, authenticate, bearer_token, expired
 from sandbox.serve import replies
 
 # A generated RSA public key: the real one encrypts FranceConnect payloads, which a sandbox never sees.
@@ -91,10 +91,10 @@ def _entreprise(
     if path == "/pings":
         return _ok(b"[]")
     if path in ("/privileges", "/v2/privileges"):
-        user = _user(snapshot, headers, query)
+        user, raw = _user(snapshot, headers, query)
         denial = authenticate(user, now)
         if denial is not None or user is None:
-            return _refusal(denial, "entreprise", v2=False)
+            return _refusal(snapshot, headers, user, raw, "entreprise", v2=False)
         return _ok(encode_json({"data": {"privileges": list(user.scope_list)}}))
     return _document(snapshot, path)
 
@@ -109,10 +109,10 @@ def _particulier(
     if path == "/api/pings":
         return _ok(b"[]")
     if path == "/api/introspect":
-        user = _user(snapshot, headers, query)
+        user, raw = _user(snapshot, headers, query)
         denial = authenticate(user, now)
         if denial is not None or user is None:
-            return _refusal(denial, "particulier", v2=True)
+            return _refusal(snapshot, headers, user, raw, "particulier", v2=True)
         return _ok(encode_json({"_id": user.jti, "name": "", "scopes": list(user.scope_list)}))
     if path == "/api/france_connect_jwks":
         return _ok(encode_json(JWKS))
@@ -130,19 +130,21 @@ def _document(snapshot: Snapshot, path: str) -> Prepared | None:
     return _ok(body, content_type, (("Access-Control-Allow-Origin", "*"), ("Content-Security-Policy", DOCUMENT_CSP)))
 
 
-def _user(snapshot: Snapshot, headers: Mapping[str, str], query: Mapping[str, Any]) -> Any:
+def _user(snapshot: Snapshot, headers: Mapping[str, str], query: Mapping[str, Any]) -> tuple[User | None, str | None]:
     token = query.get("token")
-    user, _ = snapshot.verifier.first_user(
+    return snapshot.verifier.first_user(
         (
             bearer_token(headers.get("authorization")),
             headers.get("x-api-key"),
             token if isinstance(token, str) else None,
         )
     )
-    return user
 
 
-def _refusal(denial: Denial | None, api: Api, *, v2: bool) -> Prepared:
-    if denial is Denial.EXPIRED:
-        return replies.expired_token(api, v2)
-    return replies.invalid_token(api, v2)
+def _refusal(
+    snapshot: Snapshot, headers: Mapping[str, str], user: User | None, raw: str | None, api: Api, *, v2: bool
+) -> Prepared:
+    """Expired, or no user: the refusal says why (`X-Sandbox-Auth`)."""
+    if user is not None:
+        return replies.expired_token(api, v2, expired(user))
+    return replies.invalid_token(api, v2, snapshot.verifier.refusal(raw, headers.get("authorization")))

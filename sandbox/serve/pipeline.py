@@ -31,7 +31,19 @@ from sandbox.rules.gone import gone_route
 from sandbox.rules.matching import NO_FACTS, MatchMode, Params, RequestFacts, Unmatchable, parse_query, without_tracking
 from sandbox.rules.operations import Api, Operation
 from sandbox.rules.routing import RouteMatch, api_of_host
-from sandbox.rules.tokens import Denial, User, authenticate, bearer_token, granted
+from sandbox.rules.tokens import (
+    INACTIVE_FRANCE_CONNECT,
+    NOT_FRANCE_CONNECT,
+    UNKNOWN_FRANCE_CONNECT,
+    Denial,
+    Refusal,
+    User,
+    authenticate,
+    bearer_token,
+    expired,
+    granted,
+    lacking,
+)
 from sandbox.rules.tracking import entreprise_tracking_errors, recipient_error
 from sandbox.serve import replies
 from sandbox.serve.franceconnect import FranceConnectSession
@@ -183,19 +195,23 @@ class _Exchange:
             if session is None or not session.usable(
                 self.services.clock(), check_expiry=self.services.france_connect_expiry
             ):
-                return replies.france_connect_refused(operation, france_connect_unknown_token())
+                why = Refusal.of(UNKNOWN_FRANCE_CONNECT if session is None else INACTIVE_FRANCE_CONNECT)
+                return replies.france_connect_refused(operation, france_connect_unknown_token(), why)
         else:
             denial = authenticate(user, self.services.clock())
             if denial is Denial.INVALID:
-                return replies.invalid_token(operation.api, operation.is_v2)
+                why = self.snapshot.verifier.refusal(raw_token, self.request.headers.get("authorization"))
+                return replies.invalid_token(operation.api, operation.is_v2, why)
             if denial is Denial.EXPIRED:
-                return replies.expired_token(operation.api, operation.is_v2)
+                assert user is not None
+                return replies.expired_token(operation.api, operation.is_v2, expired(user))
             if operation.is_france_connect:
                 # A v3 FranceConnect route reached with an API token: real staging fails (500).
-                return replies.france_connect_refused(operation, france_connect_missing_token())
+                why = Refusal.of(NOT_FRANCE_CONNECT)
+                return replies.france_connect_refused(operation, france_connect_missing_token(), why)
         assert user is not None
         if self.services.check_scopes and not granted(user.scopes, self.table.scopes):
-            return replies.insufficient_scopes(operation.api, operation.is_v2)
+            return replies.insufficient_scopes(operation.api, operation.is_v2, lacking(self.table.scopes))
         outcome = self._parameter_gates(session) if session is not None else self._remembered_parameter_gates()
         refusal, looked_up = outcome
         if refusal is not None:
