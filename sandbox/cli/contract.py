@@ -11,9 +11,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
-from sandbox.cli.arguments import bounded_int, interval, iso_date
+from sandbox.cli.arguments import bounded_int, http_url, interval, iso_date, path_text, word
 from sandbox.rules.matching import MatchMode
 from sandbox.tools.contract import (
     CONNECTION_RETRIES,
@@ -56,39 +55,41 @@ examples:
 """
 
 
-def _base_url(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
-    return text.rstrip("/")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-url",
         required=True,
-        type=_base_url,
+        type=http_url,
         metavar="URL",
         help="server to check, e.g. http://127.0.0.1:8000 or https://staging.entreprise.api.gouv.fr "
         "(its host is sent as Host)",
     )
     parser.add_argument(
-        "--fixtures", metavar="PATH", type=Path, help="fixture repository whose cases are replayed (default: embedded)"
+        "--fixtures",
+        metavar="PATH",
+        type=path_text,
+        help="fixture repository whose cases are replayed (default: embedded)",
     )
-    parser.add_argument("--token", metavar="T", help="API token to send (default: the repository's tokens/default)")
+    parser.add_argument(
+        "--token",
+        metavar="T",
+        type=word("a token"),
+        help="API token to send (default: the repository's tokens/default)",
+    )
     parser.add_argument(
         "--france-connect",
         action="store_true",
         help="replay FranceConnect-only cases with the fake FranceConnect token that reaches each of them "
         "(default: they are expected failures)",
     )
-    parser.add_argument("--junit", metavar="FILE", type=Path, help="write a JUnit XML report to FILE")
+    parser.add_argument("--junit", metavar="FILE", type=path_text, help="write a JUnit XML report to FILE")
     parser.add_argument(
         "--only",
         nargs="+",
         action="extend",
         default=[],
         metavar="OPERATION",
+        type=word("an operation id"),
         help="replay only these operations (fixture folder names; repeatable)",
     )
     parser.add_argument(
@@ -145,7 +146,7 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
         fixtures=Path(args.fixtures) if args.fixtures else default_fixtures(),
         token=args.token,
         france_connect=args.france_connect,
-        junit=args.junit,
+        junit=Path(args.junit) if args.junit else None,
         only=tuple(args.only),
         concurrency=args.concurrency,
         timeout_s=args.timeout,

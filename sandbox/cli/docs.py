@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sandbox.cli.arguments import http_url
 from sandbox.load.repository_files import RefusedFile
 from sandbox.tools.docs import DEFAULT_BASE_URLS, generate, stale_files, write_files
 
@@ -32,6 +33,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-url",
         metavar="URL",
+        type=http_url,
         help="base URL of the cURL examples, for both APIs (default: the real staging URLs, "
         f"{DEFAULT_BASE_URLS['entreprise']} and {DEFAULT_BASE_URLS['particulier']})",
     )

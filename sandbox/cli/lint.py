@@ -7,12 +7,12 @@ runs `lint_repository` and prints `format_findings`.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sandbox.cli.arguments import iso_date
 from sandbox.rules.matching import MatchMode
 from sandbox.tools.lint import format_findings, lint_repository
 
@@ -32,13 +32,6 @@ Exit status: 1 when there is at least one error, 0 otherwise (warnings alone do 
 fail), 2 on a usage error. Rules and examples: docs/lint.md."""
 
 
-def _date(text: str) -> datetime.date:
-    try:
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date: {text!r} (expected YYYY-MM-DD)") from None
-
-
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "path", nargs="?", default=".", metavar="PATH", help="fixture repository to check (default: the current folder)"
@@ -51,7 +44,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--today",
-        type=_date,
+        type=iso_date,
         metavar="YYYY-MM-DD",
         help="the date age and year windows are checked against (default: the real date)",
     )

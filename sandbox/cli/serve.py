@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sandbox.cli.arguments import KeepsLaidOutText
 from sandbox.cli.serve_config import CONFIG_ENVIRONMENT, ServeConfig, add_arguments
 from sandbox.load.embedded import default_fixtures
 
@@ -24,12 +25,31 @@ if TYPE_CHECKING:
     from sandbox.serve.app import SandboxApp
 
 
+EXAMPLES = """\
+examples:
+  sandbox serve                                          # the embedded fixtures on http://127.0.0.1:8000
+  sandbox serve --port 0                                 # any free port (printed at start)
+  sandbox serve --fixtures ../siade_staging_data         # a local folder, reloaded on every change
+  sandbox serve --fixtures https://github.com/etalab/siade_staging_data.git --ref develop --poll 60
+  sandbox serve --fixtures ../siade_staging_data --fixtures ./our-cases   # layers: later ones override
+  sandbox serve --match staging --today 2026-01-31       # the real staging's lookup, a fixed date
+  SANDBOX_ADMIN_TOKEN=$(openssl rand -hex 24) sandbox serve --host 0.0.0.0   # shared on a network
+  sandbox serve --validate-responses                     # check every answer against its OpenAPI schema
+
+then, in another shell:
+  export TOKEN=$(sandbox token)
+  curl -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:8000/v3/insee/sirene/unites_legales/130025265?recipient=13002526500013&context=test&object=test"
+"""
+
+
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `serve` on the `sandbox` command line."""
     serve = commands.add_parser(
         "serve",
         help="serve a fixture repository over HTTP",
         description="Serve both APIs on one port from a fixture repository (siade_staging_data layout).",
+        epilog=EXAMPLES,
+        formatter_class=KeepsLaidOutText,
     )
     add_arguments(serve)
     serve.set_defaults(handler=_serve)
