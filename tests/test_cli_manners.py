@@ -38,7 +38,7 @@ def test_serve_help_ends_with_examples() -> None:
     assert result.returncode == 0
     tail = result.stdout[result.stdout.index("\nexamples:\n") :]
     assert "sandbox serve --port 0" in tail and "--fixtures https://github.com/" in tail
-    assert result.stdout.rstrip().endswith("object=test\"")
+    assert result.stdout.rstrip().endswith('object=test"')
     # the one-line group descriptions are still wrapped to the terminal
     assert max(len(line) for line in result.stdout[: result.stdout.index("\nexamples:\n")].splitlines()) <= 100
 
