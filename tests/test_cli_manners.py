@@ -61,6 +61,11 @@ def test_serve_help_ends_with_examples() -> None:
         (["docs", ".", "--base-url", "ftp://x"], "argument --base-url: expected an http(s) URL"),
         (["contract", "--base-url", "localhost:8000"], "argument --base-url: expected an http(s) URL, e.g. http://"),
         (["contract", "--base-url", "http://127.0.0.1:1", "--token", ""], "argument --token: expected a token"),
+        (["contract", "--base-url", "http://x", "--rate", "0"], "argument --rate: expected a number of requests per"),
+        (
+            ["contract", "--base-url", "http://x", "--max-wait", "-1"],
+            "argument --max-wait: expected a number of seconds",
+        ),
         (["nothing"], "argument COMMAND: invalid choice: 'nothing'"),
     ],
 )

@@ -54,6 +54,22 @@ def interval(lowest: float, highest: float, *, zero: str | None = None) -> Calla
     return parse
 
 
+def positive_number(lowest: float, highest: float, what: str) -> Callable[[str], float]:
+    """A finite number in [lowest, highest] (a rate: decimals allowed)."""
+
+    def parse(text: str) -> float:
+        expected = f"expected {what} from {lowest:g} to {highest:g}, got {text[:40]!r}"
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(expected) from None
+        if not math.isfinite(value) or not lowest <= value <= highest:
+            raise argparse.ArgumentTypeError(expected)
+        return value
+
+    return parse
+
+
 def iso_date(text: str) -> datetime.date:
     """A calendar date written YYYY-MM-DD (not the other forms `fromisoformat` accepts)."""
     try:

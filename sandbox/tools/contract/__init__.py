@@ -18,10 +18,19 @@ testcase per case). Exit code 1 when a case failed, 2 when the run could not sta
 
 The parts: `planning` (what to send for each case and what is expected), `compare` (an
 answer against its case), `run` (the transport and `run_contract`), `report` (the text
-summary and JUnit XML). The command line is `sandbox.cli.contract`.
+summary and JUnit XML), `pacing` (the server's rate limits: wait, and send a 429 again after
+Retry-After). The command line is `sandbox.cli.contract`.
 """
 
 from sandbox.tools.contract.compare import MAX_DIFF_LINES, evaluate, json_diff
+from sandbox.tools.contract.pacing import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_WAIT_S,
+    GaveUp,
+    Pacer,
+    retry_delay,
+    throttled,
+)
 from sandbox.tools.contract.planning import (
     FRANCE_CONNECT_IDENTITY_KEYS,
     FRANCE_CONNECT_ONLY,
@@ -55,6 +64,7 @@ from sandbox.tools.contract.run import (
     CONNECTION_RETRIES,
     DEFAULT_CONCURRENCY,
     DEFAULT_TIMEOUT_S,
+    RATE_LIMITED,
     RETRY_BACKOFF_S,
     ContractOptions,
     ContractSetupError,
@@ -68,6 +78,8 @@ __all__ = [
     "CONNECTION_ERRORS",
     "CONNECTION_RETRIES",
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_WAIT_S",
     "DEFAULT_TIMEOUT_S",
     "FRANCE_CONNECT_IDENTITY_KEYS",
     "FRANCE_CONNECT_ONLY",
@@ -76,6 +88,7 @@ __all__ = [
     "LINT",
     "LINT_EXPECTED_FAILURE_RULES",
     "MAX_DIFF_LINES",
+    "RATE_LIMITED",
     "RETRY_BACKOFF_S",
     "CaseResult",
     "ContractOptions",
@@ -84,8 +97,10 @@ __all__ = [
     "ExpectedFailure",
     "Finding",
     "FindingLike",
+    "GaveUp",
     "Linter",
     "Outcome",
+    "Pacer",
     "PlannedCase",
     "Progress",
     "api_of_base_url",
@@ -100,7 +115,9 @@ __all__ = [
     "lint_findings",
     "plan",
     "replay_all",
+    "retry_delay",
     "run_contract",
+    "throttled",
     "total_line",
     "write_junit",
 ]
