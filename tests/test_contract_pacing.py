@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,7 +37,7 @@ UNITES_LEGALES = "api_entreprise_v3_insee_unites_legales"
 ATTESTATIONS = "api_entreprise_v3_acoss_attestations_sociales"
 
 
-def repository(tmp_path: Path, throttles: dict[str, object]) -> Path:
+def repository(tmp_path: Path, throttles: Mapping[str, object]) -> Path:
     """The embedded repository with its own `data/throttle.yml`, and an acoss case documenting a 429."""
     root = tmp_path / "fixtures"
     for folder in ("payloads", "schemas", "data", "tokens"):

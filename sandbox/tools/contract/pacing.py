@@ -163,9 +163,13 @@ class Pacer:
         limit = _number(headers, "ratelimit-limit")
         limit = int(limit) if limit is not None and limit >= 1 else None
         reset = _number(headers, "ratelimit-reset")
-        if key not in self._counters and limit and (
-            (throttled(status, headers) and ticket.foreseen)
-            or (reset is not None and 0 < reset - wall_now <= _SHORT_WINDOW_S)
+        if (
+            key not in self._counters
+            and limit
+            and (
+                (throttled(status, headers) and ticket.foreseen)
+                or (reset is not None and 0 < reset - wall_now <= _SHORT_WINDOW_S)
+            )
         ):
             self._counters[key] = f"{credential} limit={limit}"  # it shares the server's counter
         window = self._window(key)
