@@ -21,6 +21,7 @@ from sandbox.load.embedded import default_fixtures
 if TYPE_CHECKING:
     import socket
 
+    from sandbox.load.snapshot import Snapshot
     from sandbox.serve.access import AdminPolicy
     from sandbox.serve.app import SandboxApp
 
@@ -113,7 +114,10 @@ def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.so
     if admin.open and not is_loopback(config.host):
         print("  WARNING: admin routes open on a non-loopback address: anyone can read the journal", flush=True)
     address = f"[{config.host}]" if ":" in config.host else config.host
-    print(f"Serving in {config.match} mode on http://{address}:{bound_port(listener)}", flush=True)
+    base_url = f"http://{address}:{bound_port(listener)}"
+    print(f"Serving in {config.match} mode on {base_url}", flush=True)
+    for line in first_steps(snapshot, base_url):
+        print(line, flush=True)
     options = {
         "log_level": config.log_level,
         "access_log": config.access_log,
@@ -130,6 +134,22 @@ def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.so
         return serve(assemble(config, syncer), listener, **options)
     finally:
         syncer.stop()
+
+
+def first_steps(snapshot: Snapshot, base_url: str) -> list[str]:
+    """The banner's last lines: the catalogue, and a first request that works as printed."""
+    from sandbox.tools.first_request import first_request
+    from sandbox.tools.reaching import token_line
+
+    lines = [f"  catalogue: {base_url}/"]
+    found = first_request(snapshot)
+    if found is not None:
+        lines += [
+            f"  first request ({found.case.id}), in another terminal:",
+            f"    {token_line(base_url)}",
+            f"    {found.request.short_curl(base_url)}",
+        ]
+    return lines
 
 
 def create_app_from_environment() -> SandboxApp:

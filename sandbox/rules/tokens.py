@@ -135,6 +135,11 @@ class TokenVerifier:
         # by bytes as well as entries (a token keeps its text and its scopes alive: about 3x its size).
         self.cache: BoundedCache[str, User] = BoundedCache(cache_size, cache_bytes)
 
+    @property
+    def signing_secret(self) -> str:
+        """The secret a token minted for this sandbox is signed with (the first configured one)."""
+        return self._secrets[0] if self._secrets else DEFAULT_SECRET
+
     def user(self, token: str) -> User | None:
         """The user a token stands for, or None when it is not a valid sandbox token."""
         verdict = self.check(token)

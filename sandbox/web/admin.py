@@ -1,4 +1,6 @@
-"""The sandbox's own routes: status, journal, explain, the legacy reload route and the push webhook.
+"""The sandbox's own routes: status, journal, token, the legacy reload route and the push webhook.
+
+(The explanation of a request, `/__sandbox/explain/...`, is a page of the catalogue: `sandbox.web.catalogue`.)
 
 Who may call them is the app's `AdminPolicy` (`serve.access`); the webhook has its own HMAC
 signature instead. They read the app (journal, snapshot) and the syncer; the request path
@@ -14,15 +16,16 @@ from collections.abc import Sequence
 from typing import cast
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sandbox.load.handed_token import handed_token
 from sandbox.load.snapshot import describe
 from sandbox.load.sync import ReloadAttempt, Syncer
-from sandbox.serve.access import admin_only, public_status
+from sandbox.serve.access import admin_only, public_status, refusal
 from sandbox.serve.app import RELOAD_PATH, SANDBOX_PREFIX, SandboxApp
 from sandbox.serve.journal import Entry
-from sandbox.tools.explain import explanation
+from sandbox.tools.reaching import TOKEN_ROUTE
 
 _JOURNAL_SLICE = 50  # entries written between two turns of the event loop
 
@@ -42,7 +45,7 @@ class OwnRoutes:
         return [
             Route(f"{SANDBOX_PREFIX}/status", self.status),
             Route(f"{SANDBOX_PREFIX}/requests", admin_only(admin, self.requests)),
-            Route(SANDBOX_PREFIX + "/explain/{target:path}", admin_only(admin, self.explain)),
+            Route(TOKEN_ROUTE, self.token),
             Route(f"{SANDBOX_PREFIX}/webhook", self.webhook, methods=["POST"]),  # its own HMAC signature
             Route(RELOAD_PATH, admin_only(admin, self.reload_mocks), methods=["POST"]),
         ]
@@ -70,14 +73,13 @@ class OwnRoutes:
         self._journal_read = (key, body)
         return Response(body, media_type="application/json")
 
-    async def explain(self, request: Request) -> Response:
-        """The same request (path and query) explained: operation, lookup key, closest cases."""
-        target = "/" + request.path_params["target"]
-        base_url = str(request.base_url).rstrip("/")
-        body = explanation(
-            self.app.snapshot, target, request.url.query.encode(), request.headers.get("host", ""), base_url
-        )
-        return JSONResponse(body, status_code=200 if "operation" in body else 404)
+    async def token(self, request: Request) -> Response:
+        """The token the sandbox's printed cURL commands read (`export TOKEN=$(curl -sSf …/__sandbox/token)`):
+        the repository's public tokens/default to anyone; a token minted with the sandbox's secret to admins."""
+        handed = handed_token(self.app.snapshot)
+        if not handed.public and not self.app.admin.admits(request):
+            return refusal()
+        return PlainTextResponse(handed.value + "\n", headers={"Cache-Control": "no-store"})
 
     async def reload_mocks(self, request: Request) -> Response:
         """Legacy route: reload the fixture repository now (spec §1.5, §6); no auth on a loopback bind.
