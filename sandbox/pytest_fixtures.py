@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from sandbox.pytest_plugin import MARKER
-
 if TYPE_CHECKING:
     import httpx
 
     from sandbox import Case, SandboxApp, Snapshot
 
+MARKER = "sandbox"
 FIXTURE_NAMES = ("sandbox_server", "sandbox_app", "sandbox_token")
 _MARKER_KEYWORDS = frozenset({"fixtures", "match", "today"})
 _CLIENT_TIMEOUT_S = 10.0

@@ -34,6 +34,7 @@ TYPE_CHECKING = False  # `typing` is not imported: this module is imported by ev
 if TYPE_CHECKING:
     import pytest
 
+    from sandbox.pytest_fixtures import MARKER as MARKER
     from sandbox.pytest_fixtures import SandboxAuth as SandboxAuth
     from sandbox.pytest_fixtures import SandboxServer as SandboxServer
     from sandbox.pytest_fixtures import SandboxSettings as SandboxSettings
@@ -41,11 +42,10 @@ if TYPE_CHECKING:
     from sandbox.pytest_fixtures import marker_settings as marker_settings
     from sandbox.pytest_fixtures import token_for as token_for
 
-MARKER = "sandbox"
 FIXTURES_MODULE = "sandbox.pytest_fixtures"
 # Names that used to be defined here, still importable from here (`from sandbox.pytest_plugin import SandboxServer`).
 _FROM_FIXTURES = frozenset(
-    {"SandboxServer", "SandboxSettings", "SandboxAuth", "default_settings", "marker_settings", "token_for"}
+    {"MARKER", "SandboxServer", "SandboxSettings", "SandboxAuth", "default_settings", "marker_settings", "token_for"}
 )
 
 
@@ -82,11 +82,11 @@ def pytest_configure(config: pytest.Config) -> None:
     """The marker, and the fixtures' module (imported now: pytest, dataclasses and pathlib are loaded)."""
     import importlib
 
+    fixtures = importlib.import_module(FIXTURES_MODULE)
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(fixtures=None, match=None, today=None): serve this test's sandbox_server, sandbox_app and "
+        f"{fixtures.MARKER}(fixtures=None, match=None, today=None): serve this test's sandbox_server, sandbox_app and "
         "sandbox_token from another fixture repository, match mode or date (default: the sandbox_* ini options)",
     )
-    fixtures = importlib.import_module(FIXTURES_MODULE)
     if not config.pluginmanager.is_registered(fixtures):
         config.pluginmanager.register(fixtures, FIXTURES_MODULE)
