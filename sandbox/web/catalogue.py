@@ -271,6 +271,8 @@ class Catalogue:
             data = entry.as_json()
             missed = entry.outcome == "fallback" or bool(entry.near_miss)
             data["explain"] = explain_url(entry.path, data["params"]) if missed else None
+            # the same explanation as a catalogue page in the language asked for (`/ui/explain?request=…&lang=`)
+            data["explain_request"] = data["explain"].removeprefix("/__sandbox/explain") if missed else None
             entries.append(data)
         return self._render(
             request,
