@@ -544,9 +544,15 @@ def test_journal_lists_requests_and_filters_them_by_outcome(fresh: tuple[Sandbox
     assert [r.attrs["class"] for r in rows] == ["outcome-fallback", "outcome-hit"]
     assert "418166096" in rows[0].text and "personne-morale.yaml" in rows[1].text
     assert rows[1].find_all("td")[5].text == "—"
-    explain = rows[0].find_all("td")[5].find("a").attrs["href"]
+    # a language chosen: the explanation page in it; none: the route itself (a page, or JSON for curl)
+    explain_page = rows[0].find_all("td")[5].find("a").attrs["href"]
+    assert explain_page.startswith("/ui/explain?request=%2Fv3%2Finsee%2Fsirene%2Funites_legales%2F418166096%3F")
+    assert explain_page.endswith("&lang=en")
+    assert "Explanation of a request" in client.get(explain_page).text
+    unasked = parse(client.get("/ui/journal").text).find("tbody").find_all("tr")
+    explain = unasked[0].find_all("td")[5].find("a").attrs["href"]
     assert explain.startswith("/__sandbox/explain/v3/insee/sirene/unites_legales/418166096?recipient=")
-    explained = client.get(explain).json()
+    explained = client.get(explain, headers={"accept": "application/json"}).json()
     assert explained["operation"] == operation.id and explained["fallback"] == "openapi-example"
 
     filtered = parse(client.get("/ui/journal", params={"outcome": "fallback", "lang": "en"}).text)
