@@ -15,7 +15,7 @@ from tests.test_catalogue import embedded_app, servable
 from tests.test_catalogue_browser import CHROMIUM, CHROMIUM_ARGS, TOKEN, UNITES_LEGALES
 
 try:
-    from playwright.sync_api import Browser, Page, sync_playwright
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
 except ImportError:  # pragma: no cover - depends on the machine
     skip_browser_tests("the playwright Python package is missing (pip install -e '.[dev]')")
 
@@ -76,8 +76,9 @@ def test_the_try_it_result_fits_a_phone_and_takes_the_focus(browser: Browser, se
     page = open_page(browser, 390, 844)
     page.goto(f"{served}/ui/operations/{UNITES_LEGALES}?lang={lang}&case=personne-morale.yaml#try")
     page.locator("#try-form button[type=submit], #try button[type=submit], form.try button").first.click()
-    page.wait_for_function("document.querySelector('#try-result') && !document.querySelector('#try-result').hidden")
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'try-result-title'")
+    # locator waits, not wait_for_function: the page's CSP forbids evaluating strings
+    page.locator("#try-result").wait_for(state="visible")
+    expect(page.locator("#try-result-title")).to_be_focused()
     box = page.locator("#try-result-title").bounding_box()
     assert box is not None and 0 <= box["y"] < 844  # in view, not below the fold
     assert fits(page)[0], fits(page)
