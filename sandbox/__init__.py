@@ -13,7 +13,8 @@ other module is internal and may move. Names are imported on first use (PEP 562)
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # not `from typing import …`: the pytest plugin imports this package in every pytest run
 
 __version__ = "0.1.0"
 
@@ -64,6 +65,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from sandbox.cli.assembly import make_syncer
     from sandbox.cli.serve_config import ServeConfig
     from sandbox.load.embedded import default_fixtures

@@ -134,7 +134,7 @@ def test_no_module_is_over_600_lines() -> None:
 
 
 def test_every_module_belongs_to_a_layer_or_is_a_public_entry_point() -> None:
-    entry_points = {"sandbox", "sandbox.__main__", "sandbox.pytest_plugin"}
+    entry_points = {"sandbox", "sandbox.__main__", "sandbox.pytest_plugin", "sandbox.pytest_fixtures"}
     loose = sorted(
         name for name in modules() if layer(name) is None and name not in entry_points and name.count(".") != 1
     )

@@ -26,7 +26,7 @@ from sandbox.serve.pipeline import Services
 from sandbox.serve.prefer_header import FAULTS
 from sandbox.tools.reaching import case_request
 from sandbox.web import catalogue, create_app
-from sandbox.web.catalogue import labels
+from sandbox.web.catalogue import OUTCOMES, labels
 from tests import tiny_repository
 from tests.conftest import CORPORA, ROOT, corpus_path
 
@@ -396,9 +396,21 @@ def test_each_curl_command_reaches_its_case_on_this_sandbox(shared: tuple[Sandbo
 
 
 def run_curl(client: httpx.Client, command: str) -> httpx.Response:
-    """The request of a `curl -H … -G -d … --url …` command, sent with httpx."""
+    """The request of a `curl -H … -G -d … --url …` command, sent with httpx; a first line
+    `export TOKEN=$(curl -sSf …/__sandbox/token)` is run too, and `$TOKEN` expanded as the shell would."""
+    token = None
+    first, _, rest = command.partition("\n")
+    if first.startswith("export TOKEN="):
+        assert first == f"export TOKEN=$(curl -sSf {str(client.base_url).rstrip('/')}/__sandbox/token)"
+        answered = client.get("/__sandbox/token")
+        assert answered.status_code == 200
+        token, command = answered.text.strip(), rest
     words = shlex.split(command.replace("\\\n", " "))  # a line continuation, as the shell reads it
     assert words[0] == "curl"
+    if token is not None:
+        words = [word.replace("$TOKEN", token) for word in words]
+    else:
+        assert not any("$TOKEN" in word for word in words), "a command reads $TOKEN without the line that sets it"
     headers: dict[str, str] = {}
     query: list[tuple[str, str | int | float | bool | None]] = []
     url = ""
@@ -500,12 +512,13 @@ def test_cases_are_escaped_and_the_curl_follows_the_host(tmp_path: Path) -> None
             "/ui/operations/api_entreprise_v3_demo_unites_legales", headers={"host": "sandbox.example.test:8443"}
         )
     assert "&lt;DINUM&gt; &amp; co" in response.text and "<DINUM>" not in response.text
-    command = parse(response.text).find("pre", class_="curl").raw_text
+    command = parse(response.text).find("article", class_="case").find("pre", class_="curl").raw_text
     assert command.splitlines()[-1] == f"  --url {base}/v3/demo/unites_legales/130025265"
-    assert command.startswith("curl \\\n  -H ")
+    # the first line sets $TOKEN (from this sandbox), the header reads it in double quotes so the shell expands it
+    assert command.startswith(f"export TOKEN=$(curl -sSf {base}/__sandbox/token)\ncurl \\\n  -H ")
     assert "--url http://sandbox.example.test:8443/v3/demo/unites_legales/130025265" in proxied.text
-    # no tokens/default in this repository: the command says where the token goes
-    assert "  -H 'Authorization: Bearer $TOKEN' \\\n" in command
+    assert '  -H "Authorization: Bearer $TOKEN" \\\n' in command
+    assert "Bearer $TOKEN'" not in response.text
 
 
 def test_unknown_operation_is_a_404_page(shared: tuple[SandboxApp, httpx.Client]) -> None:
@@ -537,9 +550,15 @@ def test_journal_lists_requests_and_filters_them_by_outcome(fresh: tuple[Sandbox
     assert [r.attrs["class"] for r in rows] == ["outcome-fallback", "outcome-hit"]
     assert "418166096" in rows[0].text and "personne-morale.yaml" in rows[1].text
     assert rows[1].find_all("td")[5].text == "—"
-    explain = rows[0].find_all("td")[5].find("a").attrs["href"]
+    # a language chosen: the explanation page in it; none: the route itself (a page, or JSON for curl)
+    explain_page = rows[0].find_all("td")[5].find("a").attrs["href"]
+    assert explain_page.startswith("/ui/explain?request=%2Fv3%2Finsee%2Fsirene%2Funites_legales%2F418166096%3F")
+    assert explain_page.endswith("&lang=en")
+    assert "Explanation of a request" in client.get(explain_page).text
+    unasked = parse(client.get("/ui/journal").text).find("tbody").find_all("tr")
+    explain = unasked[0].find_all("td")[5].find("a").attrs["href"]
     assert explain.startswith("/__sandbox/explain/v3/insee/sirene/unites_legales/418166096?recipient=")
-    explained = client.get(explain).json()
+    explained = client.get(explain, headers={"accept": "application/json"}).json()
     assert explained["operation"] == operation.id and explained["fallback"] == "openapi-example"
 
     filtered = parse(client.get("/ui/journal", params={"outcome": "fallback", "lang": "en"}).text)
@@ -609,8 +628,15 @@ def test_every_label_has_both_languages_and_every_used_label_exists() -> None:
     for template in TEMPLATES.glob("*.html"):
         used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']""", template.read_text()))
     prefixes = {key for key in used if key.endswith("_")}  # completed in the template: t("api_" ~ api)
-    assert prefixes == {"api_", "auth_", "fallback_", "fault_", "severity_", "try_token_"}
+    assert prefixes == {
+        *("api_", "auth_", "fallback_", "fault_", "severity_", "try_token_"),
+        *("difference_", "outcome_", "param_in_", "attempt_"),
+    }
     dynamic = {
+        *(f"difference_{kind}" for kind in ("case", "type", "order", "array", "different", "missing", "extra")),
+        *(f"outcome_{name.replace('-', '_')}" for name in OUTCOMES),
+        *(f"param_in_{where}" for where in ("path", "query", "header")),
+        *(f"attempt_{kind}" for kind in ("swapped", "unchanged", "refused", "failed")),
         *(f"api_{api}" for api in ("entreprise", "particulier")),
         *(f"{prefix}{kind}" for prefix in ("auth_", "try_token_") for kind in ("bearer", "x_api_key", "franceconnect")),
         *(f"fallback_{kind}" for kind in ("openapi", "no_case", "folder")),

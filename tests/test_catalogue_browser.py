@@ -21,6 +21,7 @@ import pytest
 
 from sandbox.serve.app import SandboxApp
 from sandbox.serve.local_server import serve_in_thread
+from tests.browser_required import skip_browser_tests
 from tests.conftest import ROOT
 from tests.test_catalogue import embedded_app, servable
 
@@ -44,13 +45,11 @@ AXE_CANDIDATES = [
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 
 if not CHROMIUM.is_file():
-    pytest.skip(
-        f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)", allow_module_level=True
-    )
+    skip_browser_tests(f"{CHROMIUM} is missing: install Debian's chromium (make browser-deps)")
 try:
     from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
 except ImportError:  # pragma: no cover - depends on the machine
-    pytest.skip("the playwright Python package is missing (pip install playwright)", allow_module_level=True)
+    skip_browser_tests("the playwright Python package is missing (pip install -e '.[dev]')")
 
 TOKEN = (ROOT / "tokens" / "default").read_text().strip()
 UNITES_LEGALES = "api_entreprise_v3_insee_unites_legales"
@@ -150,7 +149,8 @@ def test_journey_home_search_operation_copy_try_and_journal(
     expect(first.locator(".copy-status")).to_have_text("Command copied to the clipboard.")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == first.locator("pre.curl").inner_text()
-    assert copied.startswith("curl \\\n  -H 'Authorization: Bearer eyJ") and f"--url {base}/v3/insee/" in copied
+    assert copied.startswith(f"export TOKEN=$(curl -sSf {base}/__sandbox/token)\ncurl \\\n  -H ")
+    assert '-H "Authorization: Bearer $TOKEN"' in copied and f"--url {base}/v3/insee/" in copied
 
     # try it on a hit case
     case = next(c for c in app.snapshot.tables[UNITES_LEGALES].cases if c.file == "personne-morale.yaml")
@@ -180,13 +180,15 @@ def test_journey_home_search_operation_copy_try_and_journal(
     shot(page, "05-try-miss.png", "#try-section")
     explain.click()
     page.wait_for_url(re.compile(r"/__sandbox/explain/v3/insee/sirene/unites_legales/418166096\?"))
-    explained = json.loads(page.locator("body").inner_text())
-    assert explained["operation"] == UNITES_LEGALES and explained["matched"] is None
+    # a page of the catalogue, in the page's language (JSON for `Accept: application/json`)
+    assert page.locator("h1").inner_text() == "Explanation of a request"
+    assert UNITES_LEGALES in page.locator("main").inner_text()
+    assert page.get_by_text("default answer").first.is_visible()
     page.go_back()
 
     # the journal has both requests; the miss links to its explanation; filter by outcome
     page.goto(base + "/ui/journal?lang=en")
-    # (the JSON page of the explanation made Chromium ask for /favicon.ico: an unknown-path entry)
+    # (Chromium may ask for /favicon.ico: an unknown-path entry)
     rows = [row for row in page.locator("table.journal tbody tr").all() if "/favicon.ico" not in row.inner_text()]
     assert [row.get_attribute("class") for row in rows] == ["outcome-fallback", "outcome-hit"]
     assert rows[0].get_by_role("link", name=re.compile("^Explain")).is_visible()
@@ -308,7 +310,7 @@ def axe_script() -> Path:
     for candidate in AXE_CANDIDATES:
         if candidate is not None and candidate.is_file():
             return candidate
-    pytest.skip("axe-core not found: npm install --prefix .venv/axe axe-core (or set SANDBOX_AXE_JS to axe.min.js)")
+    skip_browser_tests("axe-core not found: make browser-deps (or set SANDBOX_AXE_JS to axe.min.js)", module=False)
 
 
 def axe_violations(page: Page, script: Path) -> list[dict[str, Any]]:

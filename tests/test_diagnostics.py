@@ -119,7 +119,10 @@ def test_explain_gives_the_curl_that_hits_each_close_case(corpus: tuple[Snapshot
     assert explained["lookup_key"] and len(explained["closest"]) == 3
     assert explained["closest"][0]["matches"] is True
     curl = explained["closest"][1]["curl"]
-    assert curl.startswith("curl -H 'Authorization: Bearer $TOKEN'") and operation.path in curl
+    # the line that sets $TOKEN, then the header in double quotes: the shell expands it
+    token_line, command = curl.split("\n")
+    assert token_line == f"export TOKEN=$(curl -sSf {served.base_url}/__sandbox/token)".replace("//__", "/__")
+    assert command.startswith('curl -H "Authorization: Bearer $TOKEN"') and operation.path in command
     unknown = served.get("/__sandbox/explain/v3/nothing")
     assert unknown.status_code == 404 and unknown.json()["error"] == "no operation has this path"
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 import subprocess
 import sys
@@ -264,6 +265,12 @@ def test_the_plugin_module_imports_little() -> None:
     code = f"import sys, sandbox.pytest_plugin; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert output.stdout.strip() == "[]"
+    # nothing at all beyond the package and the plugin: not pytest, not typing, not dataclasses
+    code = "import sys; old = set(sys.modules); import sandbox.pytest_plugin; print(sorted(set(sys.modules) - old))"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    added = set(ast.literal_eval(output.stdout.strip()))
+    frozen = {"__future__", "warnings", "importlib", "importlib._bootstrap", "importlib._bootstrap_external"}
+    assert {"sandbox", "sandbox.pytest_plugin"} <= added <= {"sandbox", "sandbox.pytest_plugin", *frozen}
 
 
 def test_the_example_integrator_suite_passes() -> None:

@@ -11,13 +11,25 @@ from collections.abc import Sequence
 
 from sandbox.cli.arguments import OneLineErrors
 
+EPILOG = """\
+first steps:
+  sandbox serve                       serve the embedded fixtures on http://127.0.0.1:8000
+  export TOKEN=$(sandbox token)       a token this sandbox accepts
+  sandbox COMMAND --help              the options and examples of one command
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
+    from sandbox import __version__
+
     parser = OneLineErrors(
         prog="sandbox",
         description="Staging sandbox for API Particulier and API Entreprise, served from a fixture repository.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"sandbox {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     from sandbox.cli import serve as serve_command
     from sandbox.cli import token as token_command
@@ -36,7 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `sandbox`: what it can do, not a usage error
+        parser.print_help()
+        return 0
     return int(args.handler(args))
 
 

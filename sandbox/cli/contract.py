@@ -11,14 +11,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
-from sandbox.cli.arguments import bounded_int, interval, iso_date
+from sandbox.cli.arguments import bounded_int, http_url, interval, iso_date, path_text, positive_number, word
 from sandbox.rules.matching import MatchMode
 from sandbox.rules.production_fields import PROFILES
 from sandbox.tools.contract import (
     CONNECTION_RETRIES,
     DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_WAIT_S,
     DEFAULT_TIMEOUT_S,
     ContractOptions,
     ContractSetupError,
@@ -33,6 +34,10 @@ from sandbox.tools.contract import (
 MAX_CONCURRENCY = 256
 MIN_TIMEOUT_S = 0.001
 MAX_TIMEOUT_S = 3_600
+MIN_RATE = 0.01  # one request every 100 s
+MAX_RATE = 10_000
+MAX_WAIT_S = 86_400
+MAX_RETRIES = 1_000
 
 DESCRIPTION = """\
 Replay every documented case of a fixture repository against a server (this sandbox,
@@ -48,25 +53,27 @@ cases (unless --france-connect), cases the repository lint reports as errors.
 EPILOG = """\
 exit status: 0 when no case failed, 1 when one did, 2 when the run could not start.
 
+Rate limits: the run paces itself from the server's RateLimit-* headers (per
+operation, it waits for the window to end when the requests in flight use it up)
+and sends a case again after a 429 that says Retry-After; such a 429 is never a
+failure. A case the limits keep waiting past --max-wait, or refuse more than
+--max-retries times, is reported as skipped with the reason. --rate caps the
+requests started per second, for a server whose limits are not announced.
+
 A host named like a real staging one (entreprise.api…, particulier.api…) answers
 one API only: the other API's cases are skipped.
 
 examples:
-  sandbox contract --base-url http://127.0.0.1:8000
+  sandbox contract --base-url http://127.0.0.1:8000           # a sandbox started with its defaults
   sandbox contract --base-url https://staging.entreprise.api.gouv.fr --match staging \\
       --fixtures ../siade_staging_data --only api_entreprise_v3_insee_unites_legales
   sandbox contract --base-url http://127.0.0.1:8000 --france-connect --junit contract.xml
+  sandbox contract --base-url https://staging.particulier.api.gouv.fr --fixtures ../siade_staging_data \\
+      --match staging --rate 5
   sandbox contract --profile production --scopes cnaf_quotient_familial,cnaf_adresse \\
       --fixtures ../siade_staging_data          # what this habilitation receives, offline
   sandbox contract --base-url http://127.0.0.1:8000 --profile production --scopes cnaf_adresse
 """
-
-
-def _base_url(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
-    return text.rstrip("/")
 
 
 def _scopes(text: str) -> tuple[str, ...]:
@@ -79,29 +86,38 @@ def _scopes(text: str) -> tuple[str, ...]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-url",
-        type=_base_url,
+        type=http_url,
         metavar="URL",
         help="server to check, e.g. http://127.0.0.1:8000 or https://staging.entreprise.api.gouv.fr "
         "(its host is sent as Host); without it, --profile production --scopes shows what that "
         "habilitation receives, offline",
     )
     parser.add_argument(
-        "--fixtures", metavar="PATH", type=Path, help="fixture repository whose cases are replayed (default: embedded)"
+        "--fixtures",
+        metavar="PATH",
+        type=path_text,
+        help="fixture repository whose cases are replayed (default: embedded)",
     )
-    parser.add_argument("--token", metavar="T", help="API token to send (default: the repository's tokens/default)")
+    parser.add_argument(
+        "--token",
+        metavar="T",
+        type=word("a token"),
+        help="API token to send (default: the repository's tokens/default)",
+    )
     parser.add_argument(
         "--france-connect",
         action="store_true",
         help="replay FranceConnect-only cases with the fake FranceConnect token that reaches each of them "
         "(default: they are expected failures)",
     )
-    parser.add_argument("--junit", metavar="FILE", type=Path, help="write a JUnit XML report to FILE")
+    parser.add_argument("--junit", metavar="FILE", type=path_text, help="write a JUnit XML report to FILE")
     parser.add_argument(
         "--only",
         nargs="+",
         action="extend",
         default=[],
         metavar="OPERATION",
+        type=word("an operation id"),
         help="replay only these operations (fixture folder names; repeatable)",
     )
     parser.add_argument(
@@ -118,6 +134,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds to wait for each answer (default: %(default)s); connection errors are retried "
         f"{CONNECTION_RETRIES} times, HTTP errors never",
+    )
+    parser.add_argument(
+        "--rate",
+        type=positive_number(MIN_RATE, MAX_RATE, "a number of requests per second"),
+        metavar="N",
+        help="start at most N requests per second over the whole run (default: as fast as the server's "
+        "RateLimit-* headers allow)",
+    )
+    parser.add_argument(
+        "--max-wait",
+        type=interval(1, MAX_WAIT_S),
+        default=DEFAULT_MAX_WAIT_S,
+        metavar="S",
+        help="longest a case may wait for the server's rate limits, in all, before it is reported as "
+        "skipped (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-retries",
+        type=bounded_int(0, MAX_RETRIES, "a number of retries"),
+        default=DEFAULT_MAX_RETRIES,
+        metavar="N",
+        help="429 answers of the server's rate limiter a case may meet before it is reported as skipped "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--match",
@@ -183,7 +222,7 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
         fixtures=fixtures,
         token=args.token,
         france_connect=args.france_connect,
-        junit=args.junit,
+        junit=Path(args.junit) if args.junit else None,
         only=tuple(args.only),
         concurrency=args.concurrency,
         timeout_s=args.timeout,
@@ -192,6 +231,9 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
         profile=args.profile,
         scopes=args.scopes,
         jwt_secret=args.jwt_secret,
+        rate=args.rate,
+        max_wait_s=args.max_wait,
+        max_retries=args.max_retries,
     )
     try:
         report = run_contract(options, progress_stream=err)

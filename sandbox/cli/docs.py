@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from sandbox.cli.arguments import http_url
 from sandbox.load.repository_files import RefusedFile
 from sandbox.tools.docs import DEFAULT_BASE_URLS, generate, stale_files, write_files
 from sandbox.tools.lint.scope import ScopeError, select
@@ -45,6 +46,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-url",
         metavar="URL",
+        type=http_url,
         help="base URL of the cURL examples, for both APIs (default: the real staging URLs, "
         f"{DEFAULT_BASE_URLS['entreprise']} and {DEFAULT_BASE_URLS['particulier']})",
     )

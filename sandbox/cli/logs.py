@@ -76,6 +76,7 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "fetch-failed": ("source", "error", "failures"),
     "serving-cached": ("source", "commit"),
     "serving": ("url", "mode", "workers"),
+    "first-steps": ("lines",),
     "admin": ("admin",),
     "warning": (),
     "log": (),  # any other message: uvicorn's, a throttle group ignored, an exception (`exception`)

@@ -6,11 +6,11 @@ How the case is filled is `sandbox.tools.scaffold`.
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sandbox.cli.arguments import iso_date, word
 from sandbox.load.repository_files import RefusedFile, RepositoryTree
 from sandbox.tools.scaffold import ScaffoldError, new_case
 
@@ -28,6 +28,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "operation_id",
         metavar="OPERATION_ID",
+        type=word("an operation id"),
         help="the operation (the `x-operationId`, e.g. api_entreprise_v3_insee_unites_legales)",
     )
     parser.add_argument(
@@ -43,7 +44,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", metavar="FILE", help="where to write the case (`-`: standard output)")
     parser.add_argument(
         "--today",
-        type=datetime.date.fromisoformat,
+        type=iso_date,
         metavar="YYYY-MM-DD",
         help="the date birth dates and years are chosen from (default: the real date)",
     )

@@ -18,14 +18,33 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sandbox.cli.arguments import KeepsLaidOutText
 from sandbox.cli.serve_config import CONFIG_ENVIRONMENT, ServeConfig, add_arguments
 from sandbox.load.embedded import default_fixtures
 
 if TYPE_CHECKING:
     import socket
 
+    from sandbox.load.snapshot import Snapshot
     from sandbox.serve.access import AdminPolicy
     from sandbox.serve.app import SandboxApp
+
+
+EXAMPLES = """\
+examples:
+  sandbox serve                                          # the embedded fixtures on http://127.0.0.1:8000
+  sandbox serve --port 0                                 # any free port (printed at start)
+  sandbox serve --fixtures ../siade_staging_data         # a local folder, reloaded on every change
+  sandbox serve --fixtures https://github.com/etalab/siade_staging_data.git --ref develop --poll 60
+  sandbox serve --fixtures ../siade_staging_data --fixtures ./our-cases   # layers: later ones override
+  sandbox serve --match staging --today 2026-01-31       # the real staging's lookup, a fixed date
+  SANDBOX_ADMIN_TOKEN=$(openssl rand -hex 24) sandbox serve --host 0.0.0.0   # shared on a network
+  sandbox serve --validate-responses                     # check every answer against its OpenAPI schema
+
+then, in another shell:
+  export TOKEN=$(sandbox token)
+  curl -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:8000/v3/insee/sirene/unites_legales/130025265?recipient=13002526500013&context=test&object=test"
+"""
 
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +53,8 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "serve",
         help="serve a fixture repository over HTTP",
         description="Serve both APIs on one port from a fixture repository (siade_staging_data layout).",
+        epilog=EXAMPLES,
+        formatter_class=KeepsLaidOutText,
     )
     add_arguments(serve)
     serve.set_defaults(handler=_serve)
@@ -114,6 +135,8 @@ def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.so
     address = f"[{config.host}]" if ":" in config.host else config.host
     url = f"http://{address}:{bound_port(listener)}"
     say(form, "serving", f"Serving in {config.match} mode on {url}", url=url, mode=config.match, workers=config.workers)
+    steps = first_steps(snapshot, url)
+    say(form, "first-steps", "\n".join(steps), lines=[line.strip() for line in steps])
     options = {
         "log_config": log_config,
         "log_level": config.log_level,
@@ -132,6 +155,22 @@ def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.so
         return serve(assemble(config, syncer), listener, **options)
     finally:
         syncer.stop()
+
+
+def first_steps(snapshot: Snapshot, base_url: str) -> list[str]:
+    """The banner's last lines: the catalogue, and a first request that works as printed."""
+    from sandbox.tools.first_request import first_request
+    from sandbox.tools.reaching import token_line
+
+    lines = [f"  catalogue: {base_url}/"]
+    found = first_request(snapshot)
+    if found is not None:
+        lines += [
+            f"  first request ({found.case.id}), in another terminal:",
+            f"    {token_line(base_url)}",
+            f"    {found.request.short_curl(base_url)}",
+        ]
+    return lines
 
 
 def create_app_from_environment() -> SandboxApp:

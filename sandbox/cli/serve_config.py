@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.cli.arguments import bounded_int, interval, iso_date_text, latency_text, path_text
+from sandbox.cli.arguments import bounded_int, interval, iso_date_text, latency_text, path_text, text, word
 from sandbox.load.repository_files import (
     DEFAULT_MAX_ALIAS_NODES,
     DEFAULT_MAX_CASE_BYTES,
@@ -135,6 +135,7 @@ class ServeConfig:
         metadata=option(
             "--fixtures",
             metavar="PATH_OR_GIT_URL",
+            parse=text("a folder or a git URL"),
             action="append",
             help="fixture repository: a folder (watched for changes) or a git URL (https://, file://, ssh); "
             "repeat to layer sources, later ones adding and overriding cases; default: the embedded one",
@@ -142,7 +143,12 @@ class ServeConfig:
     )
     ref: str | None = field(
         default=None,
-        metadata=option("--ref", group=SYNC, help="branch, tag or commit to serve (default: the remote's HEAD)"),
+        metadata=option(
+            "--ref",
+            group=SYNC,
+            parse=word("a branch, tag or commit"),
+            help="branch, tag or commit to serve (default: the remote's HEAD)",
+        ),
     )
     cache_dir: str = field(
         default_factory=lambda: str(default_cache_dir()),
@@ -171,6 +177,7 @@ class ServeConfig:
         metadata=option(
             "--webhook-secret",
             group=SYNC,
+            parse=text("a secret"),
             metavar="SECRET",
             environment=WEBHOOK_SECRET_ENVIRONMENT,
             help="secret of the GitHub push webhook POST /__sandbox/webhook (also SANDBOX_WEBHOOK_SECRET)",
@@ -228,6 +235,7 @@ class ServeConfig:
         default="127.0.0.1",
         metadata=option(
             "--host",
+            parse=word("an address, e.g. 127.0.0.1, ::1 or 0.0.0.0"),
             help="address to bind (default: %(default)s); on any non-loopback address the admin routes "
             "need the admin token (see 'admin access')",
         ),
@@ -338,6 +346,7 @@ class ServeConfig:
         metadata=option(
             "--jwt-secret",
             group=CONTRACT,
+            parse=text("a secret"),
             action="append",
             metavar="SECRET",
             environment=SECRET_ENVIRONMENT,

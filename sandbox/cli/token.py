@@ -6,6 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
+from sandbox.cli.arguments import existing_folder, text, word
 from sandbox.load.embedded import default_fixtures
 
 
@@ -18,10 +19,18 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "(uid and jti all-zero, scopes, iat, exp). Signed with SANDBOX_JWT_SECRET or the sandbox's default secret.",
     )
     token.add_argument(
-        "--scope", action="append", default=[], metavar="SCOPE", help="a scope to grant (repeatable; default: all)"
+        "--scope",
+        action="append",
+        default=[],
+        type=word("a scope"),
+        metavar="SCOPE",
+        help="a scope to grant (repeatable; default: every scope of the repository's authorisations file)",
     )
     token.add_argument(
-        "--fixtures", metavar="PATH", help="repository whose authorisations file lists every scope (default: embedded)"
+        "--fixtures",
+        type=existing_folder,
+        metavar="PATH",
+        help="repository whose authorisations file lists every scope (default: embedded)",
     )
     token.add_argument(
         "--expires-in",
@@ -30,7 +39,12 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         metavar="DURATION",
         help="lifetime: seconds, or a number with s, m, h, d (default: 3650d); 0 for no expiry",
     )
-    token.add_argument("--jwt-secret", metavar="SECRET", help="sign with this secret instead of the configured one")
+    token.add_argument(
+        "--jwt-secret",
+        type=text("a secret"),
+        metavar="SECRET",
+        help="sign with this secret instead of the configured one",
+    )
     token.set_defaults(handler=_token)
 
 
@@ -41,7 +55,10 @@ def _duration(text: str) -> float:
     except ValueError:
         seconds = math.nan
     if not math.isfinite(seconds) or not 0 <= seconds <= 100 * 365 * 86400:
-        raise argparse.ArgumentTypeError(f"not a duration: {text[:40]!r} (examples: 3600, 90m, 12h, 30d)")
+        raise argparse.ArgumentTypeError(
+            f"not a duration: {text[:40]!r} (expected seconds, or a number with s, m, h, d: 3600, 90m, 12h, 30d; "
+            "0 to 100 years)"
+        )
     return seconds
 
 

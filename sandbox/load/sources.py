@@ -291,10 +291,22 @@ def _replace_text(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+_GIT_STDERR_PREFIX = "stderr: '"
+
+
 def _git_error(error: Exception) -> str:
+    """What git said, in one line: its first `fatal:` (or `error:`) line, which names the cause; the
+    last line of its message is advice ("…and the repository exists.") that names nothing."""
     if isinstance(error, git.GitCommandError):
-        detail = (error.stderr or "").strip().splitlines()
-        return redact(detail[-1] if detail else f"git exited with {error.status}")
+        text = (error.stderr or "").strip()
+        if text.startswith(_GIT_STDERR_PREFIX):  # GitPython's framing: stderr: '<git's own text>'
+            text = text[len(_GIT_STDERR_PREFIX) :].removesuffix("'")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        for marker in ("fatal:", "error:"):
+            found = next((line for line in lines if line.startswith(marker)), None)
+            if found is not None:
+                return redact(found)
+        return redact(lines[0] if lines else f"git exited with {error.status}")
     return redact(f"{type(error).__name__}: {error}")
 
 

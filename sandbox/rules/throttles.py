@@ -85,7 +85,7 @@ def throttle_groups(shared: Mapping[str, Any] | None) -> tuple[ThrottleGroup, ..
 
 def _default_shared() -> Mapping[str, Any]:
     text = resources.files("sandbox.rules").joinpath("throttle_defaults.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = yaml.load(text, Loader=yaml.CSafeLoader)
     shared = data.get("shared") if isinstance(data, dict) else None
     if not isinstance(shared, dict):
         raise ValueError("sandbox/throttle_defaults.yaml: expected a top-level `shared:` mapping")

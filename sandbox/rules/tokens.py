@@ -9,6 +9,7 @@ that does not verify is never cached: anyone can send any number of them.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import time
@@ -49,6 +50,60 @@ class Denial(Enum):
     EXPIRED = "00103"
 
 
+# Why a token was refused, as `X-Sandbox-Auth: <reason>; <hint>` says it (the journal keeps it).
+# The reason is one word a client can test; the hint says what to change. Hints never repeat
+# what the client sent (a header must not echo hostile input).
+MISSING = "missing"
+MALFORMED = "malformed"
+BAD_SIGNATURE = "bad-signature"
+UNKNOWN_JTI = "unknown-jti"
+EXPIRED = "expired"
+NOT_YET_VALID = "not-yet-valid"
+INSUFFICIENT_SCOPES = "insufficient-scopes"
+UNKNOWN_FRANCE_CONNECT = "unknown-franceconnect-token"
+INACTIVE_FRANCE_CONNECT = "inactive-franceconnect-token"
+NOT_FRANCE_CONNECT = "not-a-franceconnect-token"
+
+_HINTS = {
+    MISSING: "no token: send Authorization: Bearer <token> (X-Api-Key: <token> on /api/v2), or ?token=<token>",
+    BAD_SIGNATURE: "the signature matches no secret of this sandbox (SANDBOX_JWT_SECRET, --jwt-secret) "
+    "and the token is not in tokens/",
+    UNKNOWN_JTI: "jti is not the internal all-zero id: real staging looks other tokens up in its database",
+    INSUFFICIENT_SCOPES: "the token has none of the scopes this operation accepts",
+    UNKNOWN_FRANCE_CONNECT: "no case of payloads/france_connect has this token (params.token)",
+    INACTIVE_FRANCE_CONNECT: "the FranceConnect introspection of this token says active: false, or its exp is past",
+    NOT_FRANCE_CONNECT: "this route reads a FranceConnect token (payloads/france_connect), not an API token",
+}
+_BEARER_FORM = "the Authorization header must be 'Bearer <token>' (one space, case-sensitive)"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a token did not get a request through: a reason word and a hint (`X-Sandbox-Auth`)."""
+
+    reason: str
+    hint: str
+
+    @classmethod
+    def of(cls, reason: str) -> Refusal:
+        return cls(reason, _HINTS[reason])
+
+    @property
+    def header(self) -> str:
+        return f"{self.reason}; {self.hint}"
+
+
+def _when(timestamp: object) -> str:
+    """A claim's date as ISO 8601 UTC, or "a date" when it is not one (nothing of the token is echoed)."""
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
+        return "a date"
+    try:
+        moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+    except (OverflowError, OSError, ValueError):
+        return "a date"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def configured_secrets(extra: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """Secrets from SANDBOX_JWT_SECRET (comma-separated) and the command line; the default one if none."""
     value = (os.environ if environ is None else environ).get(SECRET_ENVIRONMENT, "")
@@ -72,6 +127,11 @@ class TokenSources:
     api_key: str | None  # `X-Api-Key`
     query: str | None  # `?token=`
     authorization_sent: bool = False  # an `Authorization` header of any form
+
+    @property
+    def first_present(self) -> str | None:
+        """The token the middleware decodes: the first one sent (Bearer, `X-Api-Key`, `?token=`)."""
+        return next((t for t in (self.bearer, self.api_key, self.query) if t is not None), None)
 
     @property
     def rate_limit_token(self) -> str | None:
@@ -111,27 +171,35 @@ class TokenVerifier:
         # by bytes as well as entries (a token keeps its text and its scopes alive: about 3x its size).
         self.cache: BoundedCache[str, User] = BoundedCache(cache_size, cache_bytes)
 
+    @property
+    def signing_secret(self) -> str:
+        """The secret a token minted for this sandbox is signed with (the first configured one)."""
+        return self._secrets[0] if self._secrets else DEFAULT_SECRET
+
     def user(self, token: str) -> User | None:
         """The user a token stands for, or None when it is not a valid sandbox token."""
+        verdict = self.check(token)
+        return verdict if isinstance(verdict, User) else None
+
+    def check(self, token: str) -> User | Refusal:
+        """The user a token stands for, or why it stands for none."""
         user = self.cache.get(token)
         if user is not None:
             return user
-        user = self._verify(token)
-        if user is not None:
-            self.cache.put(token, user, 3 * len(token))
-        return user
+        verdict = self._verify(token)
+        if isinstance(verdict, User):
+            self.cache.put(token, verdict, 3 * len(token))
+        return verdict
 
-    def first_user(self, candidates: Iterable[str | None]) -> tuple[User | None, str | None]:
-        """The first candidate token that decodes (a list of tokens a caller accepts alike)."""
-        first_raw = None
-        for token in candidates:
-            if not token:
-                continue
-            first_raw = first_raw or token
-            user = self.user(token)
-            if user is not None:
-                return user, token
-        return None, first_raw
+    def refusal(self, token: str | None, authorization: str | None = None) -> Refusal:
+        """Why the token a request sent (`token`, None when it sent none) gives no user; `authorization`:
+        the header as sent, to tell a missing `Bearer ` prefix from a missing token."""
+        if token is None:
+            if authorization and bearer_token(authorization) is None:
+                return Refusal(MALFORMED, _BEARER_FORM)
+            return Refusal.of(MISSING)
+        verdict = self.check(token)
+        return verdict if isinstance(verdict, Refusal) else Refusal.of(MISSING)
 
     def resolve(self, sources: TokenSources) -> tuple[User | None, str | None]:
         """The user of a request and the raw token its rate limit is keyed on (§2.1, §7, §11.3).
@@ -149,7 +217,7 @@ class TokenVerifier:
 
     def middleware_user(self, sources: TokenSources) -> User | None:
         """The user the middleware resolves (the first token present, decoded): what Rack::Attack sees."""
-        first = next((t for t in (sources.bearer, sources.api_key, sources.query) if t is not None), None)
+        first = sources.first_present
         return self.user(first) if first else None
 
     def counted_as(self, sources: TokenSources) -> tuple[str | None, str | None]:
@@ -160,17 +228,17 @@ class TokenVerifier:
             return user.jti, sources.rate_limit_token
         return None, sources.rate_limit_token
 
-    def _verify(self, token: str) -> User | None:
+    def _verify(self, token: str) -> User | Refusal:
         claims = self._claims(token)
-        if claims is None:
-            return None
+        if isinstance(claims, Refusal):
+            return claims
         uid, jti, iat = claims.get("uid"), claims.get("jti"), claims.get("iat")
         if not (isinstance(uid, str) and _UUID.match(uid) and isinstance(jti, str) and _UUID.match(jti)):
-            return None
+            return Refusal(MALFORMED, "the claims uid and jti must be lower-case UUIDs")
         if isinstance(iat, bool) or not isinstance(iat, (int, float)):
-            return None
+            return Refusal(MALFORMED, "the claim iat must be a number (seconds since 1970)")
         if jti != INTERNAL_JTI and token not in self._accepted:
-            return None  # real staging looks other jti up in its database: unknown there
+            return Refusal.of(UNKNOWN_JTI)  # real staging looks other jti up in its database: unknown there
         scopes = claims.get("scopes")
         scope_list = tuple(s for s in scopes if isinstance(s, str)) if isinstance(scopes, list) else ()
         exp = claims.get("exp")
@@ -182,12 +250,14 @@ class TokenVerifier:
             scope_list=scope_list,
         )
 
-    def _claims(self, token: str) -> dict[str, object] | None:
+    def _claims(self, token: str) -> dict[str, object] | Refusal:
+        """The verified claims. `exp` is checked later, on every use (`authenticate`); `nbf` here, as
+        ruby-jwt's decode does by default."""
         if token in self._accepted:
             try:
                 return dict(jwt.decode(token, options={"verify_signature": False}))
             except jwt.PyJWTError:
-                return None
+                return Refusal(MALFORMED, "not a JWT (three base64url parts: header, claims, signature)")
         for secret in self._secrets:
             try:
                 return dict(
@@ -195,14 +265,19 @@ class TokenVerifier:
                         token,
                         secret,
                         algorithms=["HS256"],
-                        options={"verify_exp": False, "verify_iat": False, "verify_aud": False, "verify_nbf": False},
+                        options={"verify_exp": False, "verify_iat": False, "verify_aud": False},
                     )
                 )
             except jwt.InvalidSignatureError:
                 continue
+            except jwt.ImmatureSignatureError:
+                nbf = jwt.decode(token, options={"verify_signature": False}).get("nbf")
+                return Refusal(NOT_YET_VALID, f"the token is valid from {_when(nbf)} (its nbf claim)")
+            except jwt.InvalidAlgorithmError:
+                return Refusal(MALFORMED, "the token's alg must be HS256")
             except jwt.PyJWTError:
-                return None
-        return None
+                return Refusal(MALFORMED, "not a JWT (three base64url parts: header, claims, signature)")
+        return Refusal.of(BAD_SIGNATURE)
 
 
 def authenticate(user: User | None, now: float) -> Denial | None:
@@ -211,6 +286,18 @@ def authenticate(user: User | None, now: float) -> Denial | None:
     if user.expired(now):
         return Denial.EXPIRED
     return None
+
+
+def expired(user: User) -> Refusal:
+    """The refusal of a token `authenticate` found expired."""
+    return Refusal(EXPIRED, f"the token expired at {_when(user.exp)} (its exp claim): mint another one")
+
+
+def lacking(required: frozenset[str] | None) -> Refusal:
+    """The refusal of a token that holds none of `required` (the operation's scopes, data of the snapshot)."""
+    listed = ", ".join(sorted(required or ()))
+    hint = _HINTS[INSUFFICIENT_SCOPES]
+    return Refusal(INSUFFICIENT_SCOPES, f"{hint}: {listed}" if listed else hint)
 
 
 def granted(user_scopes: frozenset[str], required: frozenset[str] | None) -> bool:

@@ -140,6 +140,7 @@ class SandboxApp:
             schema=verdict.verdict if verdict else None,
             schema_errors=tuple(str(e) for e in verdict.errors) if verdict else (),
             preference=applied.text,
+            auth=prepared.header(b"x-sandbox-auth") if prepared.outcome == "auth-error" else None,
         )
         self.journal.record(entry)
         if self.metrics is not None:

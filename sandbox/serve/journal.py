@@ -118,6 +118,7 @@ class Entry:
     schema: str | None
     schema_errors: tuple[str, ...]
     preference: str | None = None  # `Preference-Applied`: what the request's `Prefer` header obtained
+    auth: str | None = None  # why a token was refused: `X-Sandbox-Auth` (reason; hint)
     # formatted once, when first read (entries never change)
     _json: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     _encoded: bytes | None = field(default=None, compare=False, repr=False)
@@ -164,6 +165,7 @@ class Entry:
             "schema": self.schema,
             "schema_errors": list(self.schema_errors),
             "preference": self.preference,
+            "auth": self.auth,
         }
 
 

@@ -17,7 +17,7 @@ from sandbox.rules.matching import parse_query
 from sandbox.rules.operations import Api
 from sandbox.rules.pings import ping_list, pings
 from sandbox.rules.rendering import encode_json
-from sandbox.rules.tokens import Denial, TokenSources, User, authenticate
+from sandbox.rules.tokens import TokenSources, User, authenticate, expired
 from sandbox.rules.unreadable import unreadable
 from sandbox.serve import replies
 
@@ -116,10 +116,10 @@ class _MetaRequest:
         if problem is not None:
             return None, replies.bad_request(v2, problem)
         query = parse_query(self.query_string)
-        user, _ = self.snapshot.verifier.resolve(TokenSources.of_request(self.headers, query))
-        denial = authenticate(user, self.now)
-        if denial is not None or user is None:
-            return None, _refusal(denial, api, v2=v2)
+        sources = TokenSources.of_request(self.headers, query)
+        user, _ = self.snapshot.verifier.resolve(sources)
+        if authenticate(user, self.now) is not None or user is None:
+            return None, _refusal(self.snapshot, self.headers, user, sources, api, v2=v2)
         return user, None
 
 
@@ -175,7 +175,11 @@ def _document(snapshot: Snapshot, path: str) -> Prepared | None:
     return _ok(body, content_type, (("Access-Control-Allow-Origin", "*"), ("Content-Security-Policy", DOCUMENT_CSP)))
 
 
-def _refusal(denial: Denial | None, api: Api, *, v2: bool) -> Prepared:
-    if denial is Denial.EXPIRED:
-        return replies.expired_token(api, v2)
-    return replies.invalid_token(api, v2)
+def _refusal(
+    snapshot: Snapshot, headers: Mapping[str, str], user: User | None, sources: TokenSources, api: Api, *, v2: bool
+) -> Prepared:
+    """Expired, or no user: the refusal says why (`X-Sandbox-Auth`)."""
+    if user is not None:
+        return replies.expired_token(api, v2, expired(user))
+    first = sources.first_present or None
+    return replies.invalid_token(api, v2, snapshot.verifier.refusal(first, headers.get("authorization")))

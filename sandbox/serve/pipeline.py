@@ -34,7 +34,20 @@ from sandbox.rules.identifiers import request_id_of
 from sandbox.rules.matching import NO_FACTS, Params, RequestFacts, parse_query
 from sandbox.rules.operations import Api, Operation
 from sandbox.rules.routing import RouteMatch, api_of_host
-from sandbox.rules.tokens import Denial, TokenSources, User, authenticate, bearer_token, granted
+from sandbox.rules.tokens import (
+    INACTIVE_FRANCE_CONNECT,
+    NOT_FRANCE_CONNECT,
+    UNKNOWN_FRANCE_CONNECT,
+    Denial,
+    Refusal,
+    TokenSources,
+    User,
+    authenticate,
+    bearer_token,
+    expired,
+    granted,
+    lacking,
+)
 from sandbox.rules.tracking import RECIPIENT, entreprise_tracking_errors, recipient_error
 from sandbox.rules.unreadable import unreadable
 from sandbox.serve import replies
@@ -203,21 +216,27 @@ class _Exchange:
             return refused
         if self.table.identity is not None and self._france_connect_bearer is not None:
             if session is None:  # real FranceConnect: `invalid_request` (§11.7)
-                return replies.france_connect_refused(operation, france_connect_malformed_token())
+                why = Refusal.of(UNKNOWN_FRANCE_CONNECT)
+                return replies.france_connect_refused(operation, france_connect_malformed_token(), why)
             if not session.usable(self.services.clock(), check_expiry=self.services.france_connect_expiry):
-                return replies.france_connect_refused(operation, france_connect_revoked_token())
+                why = Refusal.of(INACTIVE_FRANCE_CONNECT)
+                return replies.france_connect_refused(operation, france_connect_revoked_token(), why)
         else:
             denial = authenticate(user, self.services.clock())
             if denial is Denial.INVALID:
-                return replies.invalid_token(operation.api, operation.is_v2)
+                first = self._token_sources().first_present or None
+                why = self.snapshot.verifier.refusal(first, self.request.headers.get("authorization"))
+                return replies.invalid_token(operation.api, operation.is_v2, why)
             if denial is Denial.EXPIRED:
-                return replies.expired_token(operation.api, operation.is_v2)
+                assert user is not None
+                return replies.expired_token(operation.api, operation.is_v2, expired(user))
             if operation.is_france_connect:
                 # A v3 FranceConnect route reached with an API token: real staging fails (500).
-                return replies.france_connect_refused(operation, france_connect_malformed_token())
+                why = Refusal.of(NOT_FRANCE_CONNECT)
+                return replies.france_connect_refused(operation, france_connect_malformed_token(), why)
         assert user is not None
         if self.services.check_scopes and not granted(user.scopes, self.table.scopes):
-            return replies.insufficient_scopes(operation.api, operation.is_v2)
+            return replies.insufficient_scopes(operation.api, operation.is_v2, lacking(self.table.scopes))
         if (forced := self._honour_preferences(user)) is not None:
             return forced
         outcome = self._parameter_gates(session) if session is not None else self._remembered_parameter_gates()

@@ -10,6 +10,9 @@ cache headers follow where the refusal comes in the controller (§11.5, §11.6):
 * `render json:` gives `application/json; charset=utf-8`, `render content_type:` on a
   response without one adds the charset too, and a v3 controller that already wrote
   `application/vnd.api+json` (validation, maintenance) keeps it bare.
+
+A token refusal also says why, in `X-Sandbox-Auth: <reason>; <hint>` (the sandbox's own
+header: the body stays the staging's).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sandbox.rules import errors, rendering
 from sandbox.rules.errors import ApiError
 from sandbox.rules.gone import GoneRoute
 from sandbox.rules.operations import Api, Operation
+from sandbox.rules.tokens import Refusal
 from sandbox.serve.ratelimit import too_many_requests_body
 
 
@@ -33,38 +37,51 @@ def reply(
 
 
 def json_api(
-    status: int, problems: Sequence[ApiError], outcome: str, content_type: str, *, cached: bool = False
+    status: int,
+    problems: Sequence[ApiError],
+    outcome: str,
+    content_type: str,
+    *,
+    cached: bool = False,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> Prepared:
-    extra = rendering.CACHE_HEADERS if cached else ()
+    if cached:
+        extra = (*rendering.CACHE_HEADERS, *extra)
     return reply(status, errors.json_api_body(problems), content_type, outcome, extra)
 
 
-def invalid_token(api: Api, v2: bool) -> Prepared:
+def _why(refusal: Refusal | None) -> tuple[tuple[str, str], ...]:
+    return (("X-Sandbox-Auth", refusal.header),) if refusal is not None else ()
+
+
+def invalid_token(api: Api, v2: bool, refusal: Refusal | None = None) -> Prepared:
     error = errors.invalid_token()
     if v2:
-        return reply(401, errors.v2_body("access_denied", error.detail), rendering.JSON, "auth-error")
-    return json_api(401, [error], "auth-error", rendering.JSON)
+        body = errors.v2_body("access_denied", error.detail)
+        return reply(401, body, rendering.JSON, "auth-error", _why(refusal))
+    return json_api(401, [error], "auth-error", rendering.JSON, extra=_why(refusal))
 
 
-def expired_token(api: Api, v2: bool) -> Prepared:
+def expired_token(api: Api, v2: bool, refusal: Refusal | None = None) -> Prepared:
     if v2:
         body = errors.flat_body([errors.expired_token("particulier").detail])
-        return reply(401, body, rendering.JSON, "auth-error")
-    return json_api(401, [errors.expired_token(api)], "auth-error", rendering.JSON)
+        return reply(401, body, rendering.JSON, "auth-error", _why(refusal))
+    return json_api(401, [errors.expired_token(api)], "auth-error", rendering.JSON, extra=_why(refusal))
 
 
-def insufficient_scopes(api: Api, v2: bool) -> Prepared:
+def insufficient_scopes(api: Api, v2: bool, refusal: Refusal | None = None) -> Prepared:
     if v2:
         detail = errors.insufficient_scopes("particulier").detail
-        return reply(401, errors.v2_body("access_denied", detail), rendering.JSON, "auth-error")
-    return json_api(403, [errors.insufficient_scopes(api)], "auth-error", rendering.JSON)
+        return reply(401, errors.v2_body("access_denied", detail), rendering.JSON, "auth-error", _why(refusal))
+    return json_api(403, [errors.insufficient_scopes(api)], "auth-error", rendering.JSON, extra=_why(refusal))
 
 
-def france_connect_refused(operation: Operation, error: ApiError) -> Prepared:
+def france_connect_refused(operation: Operation, error: ApiError, refusal: Refusal | None = None) -> Prepared:
     """The FranceConnect flow runs in place of authentication: `render content_type:`, charset added."""
     if operation.is_v2:
-        return reply(401, errors.v2_body("access_denied", error.detail), rendering.JSON, "auth-error")
-    return json_api(401, [error], "auth-error", rendering.JSON_API)
+        body = errors.v2_body("access_denied", error.detail)
+        return reply(401, body, rendering.JSON, "auth-error", _why(refusal))
+    return json_api(401, [error], "auth-error", rendering.JSON_API, extra=_why(refusal))
 
 
 def bad_request(v2: bool, message: str) -> Prepared:

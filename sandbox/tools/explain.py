@@ -75,19 +75,26 @@ def explanation(
 ) -> dict[str, Any]:
     """`GET /__sandbox/explain/<path>?<query>`: what the sandbox does with that request, and why (with the
     request's `Prefer` header: what it would obtain)."""
-    from sandbox.tools.reaching import case_request
+    from sandbox.tools.reaching import TOKEN_REFERENCE, case_request, curl_script
 
     routed = snapshot.router.match(target, api_of_host(host))
     query = parse_query(query_string)
     request = {"path": target, "query": query}
     if routed is None:
-        return {"request": request, "error": "no operation has this path", "mode": snapshot.mode.value}
+        return {
+            "request": request,
+            "error": "no operation has this path",
+            "reason": "no-operation",
+            "mode": snapshot.mode.value,
+        }
     if isinstance(routed, VersionMiss):
         operation = routed.family[0]
         return {
             "request": request,
             "operation": operation.id,
             "error": f"{operation.id} is not served under {routed.version} (404 00402)",
+            "reason": "unsupported-version",
+            "version": routed.version,
             "mode": snapshot.mode.value,
         }
     table = snapshot.tables[routed.operation.id]
@@ -122,6 +129,9 @@ def explanation(
         if snapshot.mode is MatchMode.STAGING
         else [],
         "closest": [
-            _describe(near, case_request(routed.operation, near.case, "$TOKEN").curl(base_url)) for near in closest
+            _describe(
+                near, curl_script(case_request(routed.operation, near.case, TOKEN_REFERENCE), base_url, multiline=False)
+            )
+            for near in closest
         ],
     }

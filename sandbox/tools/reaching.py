@@ -8,6 +8,7 @@ token instead (`api_path` and `Authorization: Bearer <token>`).
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,16 +44,57 @@ class CaseRequest:
         """Path and query string, as sent on the request line."""
         return self.path + ("?" + urlencode(self.query) if self.query else "")
 
-    def curl(self, base_url: str) -> str:
-        parts = ["curl"]
-        for name, value in self.headers:
-            parts += ["-H", shlex.quote(f"{name}: {value}")]
+    def curl_lines(self, base_url: str) -> list[str]:
+        """The cURL command as the READMEs write it, one option per line: `curl`, `-H …`, `-G`, `-d k=v`…,
+        `--url …`. A header holding `$TOKEN` is written in double quotes, so that the shell expands it."""
+        lines = ["curl"]
+        lines += [f"-H {shell_word(f'{name}: {value}')}" for name, value in self.headers]
         if self.query:
-            parts.append("-G")
-            for name, value in self.query:
-                parts += ["-d", shlex.quote(urlencode([(name, value)]))]
-        parts += ["--url", shlex.quote(base_url.rstrip("/") + self.path)]
-        return " ".join(parts)
+            lines.append("-G")
+            lines += [f"-d {shlex.quote(urlencode([(name, value)]))}" for name, value in self.query]
+        lines.append(f"--url {shlex.quote(base_url.rstrip('/') + self.path)}")
+        return lines
+
+    def curl(self, base_url: str, *, multiline: bool = False) -> str:
+        """The command on one line, or on several with `\\` continuations."""
+        return (" \\\n  " if multiline else " ").join(self.curl_lines(base_url))
+
+    def short_curl(self, base_url: str) -> str:
+        """`curl -i -H "…: $TOKEN" 'URL?query'`: the shortest command that shows the answer and its headers."""
+        headers = " ".join(f"-H {shell_word(f'{name}: {value}')}" for name, value in self.headers)
+        return f"curl -i {headers} {shlex.quote(base_url.rstrip('/') + self.target)}"
+
+    @property
+    def uses_token_variable(self) -> bool:
+        return any(TOKEN_REFERENCE in value for _, value in self.headers)
+
+
+# The shell variable the printed cURL commands read the token from, and the line that sets it: the
+# sandbox's own route hands out the repository's token (`GET /__sandbox/token`).
+TOKEN_VARIABLE = "TOKEN"
+TOKEN_REFERENCE = "$" + TOKEN_VARIABLE
+TOKEN_ROUTE = "/__sandbox/token"
+_DOUBLE_QUOTED_SPECIAL = re.compile(r'([\\"`$])')
+
+
+def token_line(base_url: str) -> str:
+    """`export TOKEN=$(curl -sSf <base>/__sandbox/token)`: the first line of every printed cURL command."""
+    return f"export {TOKEN_VARIABLE}=$(curl -sSf {shlex.quote(base_url.rstrip('/') + TOKEN_ROUTE)})"
+
+
+def shell_word(text: str) -> str:
+    """`text` as one shell word: in double quotes with `$TOKEN` left to expand when it holds it (and every
+    other `\\ " ` $` escaped), else single-quoted when it needs quoting at all."""
+    if TOKEN_REFERENCE not in text:
+        return shlex.quote(text)
+    pieces = (_DOUBLE_QUOTED_SPECIAL.sub(r"\\\1", piece) for piece in text.split(TOKEN_REFERENCE))
+    return '"' + TOKEN_REFERENCE.join(pieces) + '"'
+
+
+def curl_script(request: CaseRequest, base_url: str, *, multiline: bool = True) -> str:
+    """The command, after the line that sets `$TOKEN` when it reads it: pasted in a shell, it works."""
+    command = request.curl(base_url, multiline=multiline)
+    return f"{token_line(base_url)}\n{command}" if request.uses_token_variable else command
 
 
 def query_pairs(params: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -1,5 +1,7 @@
-"""The sandbox's own routes: status, probes, metrics, journal, explain, the legacy reload route and the
+"""The sandbox's own routes: status, probes, metrics, journal, token, the legacy reload route and the
 push webhook.
+
+(The explanation of a request, `/__sandbox/explain/...`, is a page of the catalogue: `sandbox.web.catalogue`.)
 
 Who may call them is the app's `AdminPolicy` (`serve.access`); the webhook has its own HMAC
 signature instead, the probes are open to all, `/metrics` may be opened alone. They read the
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sandbox.load.handed_token import handed_token
 from sandbox.load.snapshot import describe
 from sandbox.load.sync import ReloadAttempt, Syncer
 from sandbox.serve.access import admin_only, public_status, refusal
@@ -26,7 +29,7 @@ from sandbox.serve.app import METRICS_PATH, RELOAD_PATH, SANDBOX_PREFIX, Sandbox
 from sandbox.serve.health import LIVE_PATH, READY_PATH, live_body, ready_body
 from sandbox.serve.journal import Entry
 from sandbox.serve.metrics import CONTENT_TYPE
-from sandbox.tools.explain import explanation
+from sandbox.tools.reaching import TOKEN_ROUTE
 
 _JOURNAL_SLICE = 50  # entries written between two turns of the event loop
 
@@ -49,7 +52,7 @@ class OwnRoutes:
             Route(METRICS_PATH, self.metrics),
             Route(f"{SANDBOX_PREFIX}/status", self.status),
             Route(f"{SANDBOX_PREFIX}/requests", admin_only(admin, self.requests)),
-            Route(SANDBOX_PREFIX + "/explain/{target:path}", admin_only(admin, self.explain)),
+            Route(TOKEN_ROUTE, self.token),
             Route(f"{SANDBOX_PREFIX}/webhook", self.webhook, methods=["POST"]),  # its own HMAC signature
             Route(RELOAD_PATH, admin_only(admin, self.reload_mocks), methods=["POST"]),
         ]
@@ -97,21 +100,13 @@ class OwnRoutes:
         self._journal_read = (key, body)
         return Response(body, media_type="application/json")
 
-    async def explain(self, request: Request) -> Response:
-        """The same request (path and query) explained: operation, lookup key, closest cases."""
-        target = "/" + request.path_params["target"]
-        base_url = str(request.base_url).rstrip("/")
-        prefer = ", ".join(request.headers.getlist("prefer")) or None
-        body = explanation(
-            self.app.snapshot,
-            target,
-            request.url.query.encode(),
-            request.headers.get("host", ""),
-            base_url,
-            prefer,
-            self.app.services.scenarios,
-        )
-        return JSONResponse(body, status_code=200 if "operation" in body else 404)
+    async def token(self, request: Request) -> Response:
+        """The token the sandbox's printed cURL commands read (`export TOKEN=$(curl -sSf …/__sandbox/token)`):
+        the repository's public tokens/default to anyone; a token minted with the sandbox's secret to admins."""
+        handed = handed_token(self.app.snapshot)
+        if not handed.public and not self.app.admin.admits(request):
+            return refusal()
+        return PlainTextResponse(handed.value + "\n", headers={"Cache-Control": "no-store"})
 
     async def reload_mocks(self, request: Request) -> Response:
         """Legacy route: reload the fixture repository now (spec §1.5, §6); no auth on a loopback bind.

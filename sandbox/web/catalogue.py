@@ -29,16 +29,22 @@ from urllib.parse import urlencode
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from sandbox.load.handed_token import handed_token
 from sandbox.load.repository import NOT_FOUND_FILE
 from sandbox.load.snapshot import Snapshot
 from sandbox.rules.coercion import to_s
+from sandbox.serve.access import admin_only
 from sandbox.serve.metrics import Usage
+from sandbox.tools.explain import explanation
+from sandbox.tools.first_request import FirstRequest, first_request
+from sandbox.tools.reaching import token_line
 from sandbox.web.catalogue_lint import LintCache
+from sandbox.web.explain_view import explain_page, wants_html
 from sandbox.web.labels import LANGUAGES, labels, negotiate, translator
 from sandbox.web.operation_view import operation_page
 from sandbox.web.views import (
@@ -78,12 +84,15 @@ OUTCOMES = (
     "maintenance",
     "unknown-path",
     "unsupported-version",
-    "gone",
-    "meta",
     "preference",
     "preference-error",
+    "bad-request",
+    "gone",
+    "meta",
 )
 JOURNAL_LIMITS = (50, 100, 500, 1000)
+# `?curl_token=inline` on an operation page: its cURL commands hold the token instead of reading `$TOKEN`.
+INLINE_TOKEN_PARAMETER = "curl_token"
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
@@ -118,16 +127,31 @@ class Catalogue:
         self.app = app
         self.lint = lint or LintCache()
         self.templates = Jinja2Templates(env=_environment())
+        self._first: tuple[Snapshot, FirstRequest | None] | None = None
 
     # -- shared -----------------------------------------------------------------------------
 
     def _render(
-        self, request: Request, name: str, page: str, context: dict[str, Any], status_code: int = 200
+        self,
+        request: Request,
+        name: str,
+        page: str,
+        context: dict[str, Any],
+        status_code: int = 200,
+        *,
+        own_query: bool = True,
+        switch_path: str | None = None,
     ) -> Response:
-        lang, explicit = negotiate(request)
+        """`own_query=False`: the query string is not the page's (an explained request): the language comes
+        from `Accept-Language` and the other language's page is `switch_path` plus `lang`."""
+        lang, explicit = negotiate(request, from_query=own_query)
         t = translator(lang)
         other = "en" if lang == "fr" else "fr"
-        switch_params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", other)]
+        if own_query:
+            switch_params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", other)]
+            switch_url = request.url.path + "?" + urlencode(switch_params)
+        else:
+            switch_url = (switch_path or "/") + ("&" if "?" in (switch_path or "/") else "?") + f"lang={other}"
 
         def link(path: str, **params: Any) -> str:
             pairs = [(k, to_s(v)) for k, v in params.items() if v not in (None, "")]
@@ -143,7 +167,7 @@ class Catalogue:
                 "lang": lang,
                 "lang_explicit": explicit,
                 "other_lang": other,
-                "switch_url": request.url.path + "?" + urlencode(switch_params),
+                "switch_url": switch_url,
                 "t": t,
                 "link": link,
                 "page": page,
@@ -164,9 +188,17 @@ class Catalogue:
 
     # -- pages ------------------------------------------------------------------------------
 
+    def _first_request(self, snapshot: Snapshot) -> FirstRequest | None:
+        """Found once per snapshot (a few requests answered in-process)."""
+        if self._first is None or self._first[0] is not snapshot:
+            self._first = (snapshot, first_request(snapshot))
+        return self._first[1]
+
     async def home(self, request: Request) -> Response:
         snapshot = self.app.snapshot
         report = snapshot.report
+        base_url = str(request.base_url).rstrip("/")
+        found = self._first_request(snapshot)
         admin = self.app.admin.admits(request)
         status = sync_view(self.app.syncer.status() if self.app.syncer is not None and admin else None)
         api_counts = sorted(report.operations_by_api.items(), key=lambda item: api_rank(item[0]))
@@ -181,6 +213,8 @@ class Catalogue:
                 "api_counts": api_counts,
                 "problems": [str(p) for p in report.problems],
                 "journal_size": len(self.app.journal),
+                "first": found,
+                "first_commands": f"{token_line(base_url)}\n{found.request.short_curl(base_url)}" if found else None,
             },
         )
 
@@ -230,7 +264,11 @@ class Catalogue:
         lang, _ = negotiate(request)
         lint = await self.lint.result(snapshot, lang)
         base_url = str(request.base_url).rstrip("/")
-        context = operation_page(snapshot, operation, base_url, lint, request.query_params.get("case"))
+        inline = None
+        if request.query_params.get(INLINE_TOKEN_PARAMETER) == "inline":  # the reader's explicit choice
+            handed = handed_token(snapshot)
+            inline = handed.value if handed.public or self.app.admin.admits(request) else None
+        context = operation_page(snapshot, operation, base_url, lint, request.query_params.get("case"), inline)
         usage = self._usage(request)
         context["usage"] = None if usage is None else usage.of(operation.id)
         context["case_hits"] = {} if usage is None else usage.cases
@@ -255,6 +293,8 @@ class Catalogue:
             data = entry.as_json()
             missed = entry.outcome == "fallback" or bool(entry.near_miss)
             data["explain"] = explain_url(entry.path, data["params"]) if missed else None
+            # the same explanation as a catalogue page in the language asked for (`/ui/explain?request=…&lang=`)
+            data["explain_request"] = data["explain"].removeprefix("/__sandbox/explain") if missed else None
             entries.append(data)
         return self._render(
             request,
@@ -265,11 +305,55 @@ class Catalogue:
                 "outcome": outcome,
                 "operation": operation,
                 "outcomes": outcomes,
+                "known_outcomes": OUTCOMES,
                 "limit": limit,
                 "limits": sorted({*JOURNAL_LIMITS, limit}),
                 "recorded": journal.recorded,
                 "size": journal.size,
             },
+        )
+
+    async def explain(self, request: Request) -> Response:
+        """`/__sandbox/explain/<path>?<query>`: JSON, or the page for a browser (`Accept: text/html`)."""
+        target = "/" + request.path_params["target"]
+        query = request.url.query
+        if not wants_html(request.headers.get("accept", "")):
+            explained = self._explained(request, target, query)
+            return JSONResponse(explained, status_code=200 if "operation" in explained else 404)
+        return self._explain_page(request, target, query, own_query=False)
+
+    async def explain_ui(self, request: Request) -> Response:
+        """`/ui/explain?request=<path?query>&lang=…`: the same page, with a query string of its own."""
+        path, _, query = request.query_params.get("request", "/").partition("?")
+        return self._explain_page(request, "/" + path.lstrip("/"), query, own_query=True)
+
+    def _explained(self, request: Request, target: str, query: str) -> dict[str, Any]:
+        base_url = str(request.base_url).rstrip("/")
+        prefer = ", ".join(request.headers.getlist("prefer")) or None
+        return explanation(
+            self.app.snapshot,
+            target,
+            query.encode(),
+            request.headers.get("host", ""),
+            base_url,
+            prefer,
+            self.app.services.scenarios,
+        )
+
+    def _explain_page(self, request: Request, target: str, query: str, *, own_query: bool) -> Response:
+        if not self.app.admin.admits(request):
+            return self._render(request, "closed.html", "journal", {"title_key": "explain_title"}, status_code=403)
+        explained = self._explained(request, target, query)
+        page = explain_page(explained)
+        switch = "/ui/explain?" + urlencode([("request", page["target"])])
+        return self._render(
+            request,
+            "explain.html",
+            "journal",
+            page,
+            status_code=200 if "operation" in explained else 404,
+            own_query=own_query,
+            switch_path=switch,
         )
 
     async def to_home(self, request: Request) -> Response:
@@ -287,5 +371,7 @@ def catalogue_routes(app: SandboxApp) -> list[BaseRoute]:
         Route("/ui/operations", catalogue.operations, name="catalogue-operations"),
         Route("/ui/operations/{operation_id}", catalogue.operation, name="catalogue-operation"),
         Route("/ui/journal", catalogue.journal, name="catalogue-journal"),
+        Route("/ui/explain", catalogue.explain_ui, name="catalogue-explain"),
+        Route("/__sandbox/explain/{target:path}", admin_only(app.admin, catalogue.explain), name="explain"),
         Mount("/ui/static", app=StaticFiles(directory=str(STATIC)), name="catalogue-static"),
     ]

@@ -46,9 +46,10 @@ def translator(lang: str) -> Callable[..., str]:
     return translate
 
 
-def negotiate(request: Request) -> tuple[str, bool]:
-    """The page language and whether it was asked for explicitly (`?lang=`)."""
-    asked = request.query_params.get("lang", "").lower()
+def negotiate(request: Request, *, from_query: bool = True) -> tuple[str, bool]:
+    """The page language and whether it was asked for explicitly (`?lang=`; not read when the query string
+    is not the page's own: the explanation of a request)."""
+    asked = request.query_params.get("lang", "").lower() if from_query else ""
     if asked in LANGUAGES:
         return asked, True
     ranked: list[tuple[float, int, str]] = []

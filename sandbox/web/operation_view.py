@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.load.handed_token import repository_token
 from sandbox.load.repository import NOT_FOUND_FILE, Case
 from sandbox.load.snapshot import Snapshot
 from sandbox.rules.coercion import to_s
@@ -22,9 +22,12 @@ from sandbox.serve.prefer_header import FAULTS, prefer_header
 from sandbox.tools.reaching import (
     ENTREPRISE_CURL_PAIRS,
     PARTICULIER_RECIPIENT,
+    TOKEN_REFERENCE,
     CaseRequest,
     case_request,
+    curl_script,
     france_connect_request,
+    token_line,
 )
 from sandbox.web.catalogue_lint import LintNote, LintResult, LintSummary
 from sandbox.web.views import auth_kind, provider_of
@@ -32,16 +35,11 @@ from sandbox.web.views import auth_kind, provider_of
 __all__ = ["CaseView", "Field", "case_views", "operation_page"]
 
 FRANCE_CONNECT_PLACEHOLDER = "$FRANCE_CONNECT_TOKEN"
-TOKEN_PLACEHOLDER = "$TOKEN"
 
 
 def default_token(snapshot: Snapshot) -> str | None:
     """The repository's `tokens/default` (of the topmost source that has one)."""
-    tokens = snapshot.content.tokens
-    if "default" in tokens:
-        return tokens["default"]
-    layered = sorted((name for name in tokens if name.endswith(":default")), reverse=True)
-    return tokens[layered[0]] if layered else None
+    return repository_token(snapshot)
 
 
 def schema_text(parameter: Parameter) -> str:
@@ -67,9 +65,12 @@ def schema_constraints(parameter: Parameter) -> str:
     for keyword in ("minLength", "maxLength", "minimum", "maximum"):
         if keyword in schema:
             parts.append(f"{keyword} {schema[keyword]}")
-    if "example" in schema:
-        parts.append(f"e.g. {to_s(schema['example'])}")
     return ", ".join(parts)
+
+
+def schema_example(parameter: Parameter) -> str | None:
+    """The schema's example value (the page writes "e.g." or "exemple :" before it, in its language)."""
+    return to_s(parameter.schema["example"]) if "example" in parameter.schema else None
 
 
 def pretty_json(value: Any) -> str:
@@ -146,28 +147,17 @@ def france_connect_tokens_for(snapshot: Snapshot, operation: Operation) -> list[
     return [case for case in snapshot.france_connect.values() if case.api_path == operation.path]
 
 
-_CURL_OPTIONS_WITH_VALUE = frozenset({"-H", "-d", "--url", "-X", "--data", "--data-urlencode", "--header"})
-
-
-def multiline_curl(command: str) -> str:
-    """A one-line cURL command, one option per line (`\\` continuations): the same words, easier to read."""
-    words = shlex.split(command)
-    lines = [words[0]]
-    index = 1
-    while index < len(words):
-        if words[index] in _CURL_OPTIONS_WITH_VALUE and index + 1 < len(words):
-            lines.append(f"{words[index]} {shlex.quote(words[index + 1])}")
-            index += 2
-        else:
-            lines.append(shlex.quote(words[index]))
-            index += 1
-    return " \\\n  ".join(lines)
-
-
 def case_views(
-    snapshot: Snapshot, operation: Operation, fields: Sequence[Field], base_url: str, lint: LintResult | None
+    snapshot: Snapshot,
+    operation: Operation,
+    fields: Sequence[Field],
+    base_url: str,
+    lint: LintResult | None,
+    inline_token: str | None = None,
 ) -> list[CaseView]:
-    token = default_token(snapshot) or TOKEN_PLACEHOLDER
+    """Each case with its cURL command: reading `$TOKEN` after the line that sets it, or with `inline_token`
+    written out when the reader asked for it."""
+    token = inline_token or TOKEN_REFERENCE
     table = snapshot.tables.get(operation.id)
     views = []
     for index, case in enumerate(table.cases if table is not None else ()):
@@ -186,8 +176,8 @@ def case_views(
                 title=case.title or case.file,
                 params=[(str(name), _param_text(value)) for name, value in case.params.items()],
                 payload=pretty_json(case.payload),
-                curl=multiline_curl(request.curl(base_url)),
-                force_curl=multiline_curl(forcing(request, case).curl(base_url)),
+                curl=curl_script(request, base_url),
+                force_curl=curl_script(forcing(request, case), base_url),
                 tokens=tokens,
                 findings=lint.by_case.get(case.id, ()) if lint is not None else (),
                 prefill={"values": _prefill(fields, request.query, case), "token": try_token},
@@ -225,19 +215,22 @@ def chosen_case(views: Sequence[CaseView], wanted: str | None) -> CaseView | Non
 
 
 def operation_page(
-    snapshot: Snapshot, operation: Operation, base_url: str, lint: LintResult | None, wanted: str | None
+    snapshot: Snapshot,
+    operation: Operation,
+    base_url: str,
+    lint: LintResult | None,
+    wanted: str | None,
+    inline_token: str | None = None,
 ) -> dict[str, Any]:
     """What the operation page shows: parameters, cases with their cURL, the FranceConnect tokens and the
-    "try it" form prefilled from the case asked for (`wanted`, a case file name)."""
+    "try it" form prefilled from the case asked for (`wanted`, a case file name). `inline_token`: the
+    token to write in the cURL commands instead of `$TOKEN`, when the reader chose so."""
     fields = _fields(operation)
-    views = case_views(snapshot, operation, fields, base_url, lint)
+    views = case_views(snapshot, operation, fields, base_url, lint, inline_token)
     chosen = chosen_case(views, wanted)
     token = default_token(snapshot)
     france_connect = [
-        (
-            case,
-            multiline_curl(france_connect_request(operation.path, str(case.params.get("token", ""))).curl(base_url)),
-        )
+        (case, curl_script(france_connect_request(operation.path, str(case.params.get("token", ""))), base_url))
         for case in france_connect_tokens_for(snapshot, operation)
     ]
     if chosen is not None:
@@ -257,7 +250,7 @@ def operation_page(
         "operation": operation,
         "provider": provider_of(operation),
         "auth": auth_kind(operation),
-        "parameters": [(p, schema_text(p), schema_constraints(p)) for p in operation.parameters],
+        "parameters": [(p, schema_text(p), schema_constraints(p), schema_example(p)) for p in operation.parameters],
         "cases": views,
         "chosen": chosen,
         "fields": fields,
@@ -271,6 +264,8 @@ def operation_page(
         "scenarios": _scenario_choices(snapshot, operation),
         "base_url": base_url,
         "has_default_token": token is not None,
+        "inline_token": inline_token is not None,
+        "token_line": token_line(base_url),
         "lint_available": lint is not None,
         "lint_total": lint.by_folder.get(operation.id, LintSummary()) if lint is not None else None,
         "fallback": fallback,

@@ -19,7 +19,8 @@ testcase per case). Exit code 1 when a case failed, 2 when the run could not sta
 The parts: `planning` (what to send for each case and what is expected), `compare` (an
 answer against its case), `run` (the transport and `run_contract`), `report` (the text
 summary and JUnit XML), `habilitation` (what a habilitation receives with `--profile
-production --scopes`, offline or as the replay's expectations). The command line is
+production --scopes`, offline or as the replay's expectations), `pacing` (the server's rate
+limits: wait, and send a 429 again after Retry-After). The command line is
 `sandbox.cli.contract`.
 """
 
@@ -30,6 +31,14 @@ from sandbox.tools.contract.habilitation import (
     format_habilitation,
     habilitation,
     production_cases,
+)
+from sandbox.tools.contract.pacing import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_WAIT_S,
+    GaveUp,
+    Pacer,
+    retry_delay,
+    throttled,
 )
 from sandbox.tools.contract.planning import (
     FRANCE_CONNECT_IDENTITY_KEYS,
@@ -64,6 +73,7 @@ from sandbox.tools.contract.run import (
     CONNECTION_RETRIES,
     DEFAULT_CONCURRENCY,
     DEFAULT_TIMEOUT_S,
+    RATE_LIMITED,
     RETRY_BACKOFF_S,
     ContractOptions,
     ContractSetupError,
@@ -77,6 +87,8 @@ __all__ = [
     "CONNECTION_ERRORS",
     "CONNECTION_RETRIES",
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_WAIT_S",
     "DEFAULT_TIMEOUT_S",
     "FRANCE_CONNECT_IDENTITY_KEYS",
     "FRANCE_CONNECT_ONLY",
@@ -86,6 +98,7 @@ __all__ = [
     "LINT_EXPECTED_FAILURE_RULES",
     "MAX_DIFF_LINES",
     "NOT_OPENED",
+    "RATE_LIMITED",
     "RETRY_BACKOFF_S",
     "CaseResult",
     "ContractOptions",
@@ -94,9 +107,11 @@ __all__ = [
     "ExpectedFailure",
     "Finding",
     "FindingLike",
+    "GaveUp",
     "Linter",
     "OperationView",
     "Outcome",
+    "Pacer",
     "PlannedCase",
     "Progress",
     "api_of_base_url",
@@ -114,7 +129,9 @@ __all__ = [
     "plan",
     "production_cases",
     "replay_all",
+    "retry_delay",
     "run_contract",
+    "throttled",
     "total_line",
     "write_junit",
 ]

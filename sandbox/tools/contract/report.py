@@ -25,6 +25,7 @@ class CaseResult:
     schema: SchemaOutcome | None = None
     duration_s: float = 0.0
     attempts: int = 0
+    skip_reason: str | None = None  # why the run did not check it (the rate limits kept it waiting)
 
     @property
     def case(self) -> Case:
@@ -36,6 +37,8 @@ class CaseResult:
 
     @property
     def reason(self) -> str | None:
+        if self.skip_reason is not None:
+            return self.skip_reason
         if self.planned.expected_failure is not None:
             return self.planned.expected_failure.reason
         return self.planned.skip_reason
@@ -53,6 +56,8 @@ class ContractReport:
     duration_s: float
     lint_source: str
     schema_notes: list[str] = field(default_factory=list)
+    throttled: int = 0  # 429s of the server's rate limiter, each one sent again after Retry-After
+    waited_s: float = 0.0  # time requests waited for the rate limits, summed over requests
 
     @property
     def counts(self) -> Counter[str]:
@@ -121,6 +126,11 @@ def format_report(report: ContractReport) -> list[str]:
         lines.append("OpenAPI schemas read with a workaround:")
         lines.extend(f"  {note}" for note in report.schema_notes)
     lines.append(f"Expected failures from the lint: {report.lint_source}")
+    if report.throttled or report.waited_s >= 0.5:
+        lines.append(
+            f"Rate limits: {report.throttled} answer(s) 429 sent again after Retry-After; "
+            f"requests waited {report.waited_s:.1f} s in all for the server's limits"
+        )
     lines.append(f"{report.total_line()} in {report.duration_s:.1f}s")
     return lines
 

@@ -18,6 +18,7 @@ from sandbox.rules.tokens import configured_secrets, mint
 from sandbox.serve.response_validation import ResponseValidators
 from sandbox.tools.contract.compare import evaluate
 from sandbox.tools.contract.habilitation import production_cases
+from sandbox.tools.contract.pacing import DEFAULT_MAX_RETRIES, DEFAULT_MAX_WAIT_S, GaveUp, Pacer
 from sandbox.tools.contract.planning import (
     Linter,
     PlannedCase,
@@ -29,6 +30,7 @@ from sandbox.tools.contract.planning import (
 from sandbox.tools.contract.report import CaseResult, ContractReport, Outcome, write_junit
 from sandbox.tools.reaching import CaseRequest
 
+RATE_LIMITED = "not checked, rate limited"
 DEFAULT_CONCURRENCY = 8
 DEFAULT_TIMEOUT_S = 30.0
 CONNECTION_RETRIES = 3
@@ -89,15 +91,50 @@ async def fetch(client: httpx.AsyncClient, request: CaseRequest) -> tuple[httpx.
     return None, f"connection failed after {CONNECTION_RETRIES + 1} attempts: {last}", CONNECTION_RETRIES + 1
 
 
+async def _paced_fetch(
+    client: httpx.AsyncClient, planned: PlannedCase, gate: asyncio.Semaphore, pacer: Pacer
+) -> tuple[httpx.Response | None, str, int, float]:
+    """`fetch` admitted by the pacer, sent again after each 429 of the server's rate limiter; the time
+    spent on the wire. GaveUp when the limits keep it waiting or refusing past the pacer's bounds."""
+    assert planned.request is not None
+    deadline = pacer.clock() + pacer.max_wait_s
+    elapsed, attempts = 0.0, 0
+    credential = ",".join(sorted(name.lower() for name, _ in planned.request.headers))
+    for refusals in range(pacer.max_retries + 1):
+        ticket = await pacer.admit(planned.operation_id, deadline, gate)
+        try:
+            started = time.perf_counter()
+            response, error, tries = await fetch(client, planned.request)
+            elapsed += time.perf_counter() - started
+        finally:
+            gate.release()
+        attempts += tries
+        status = response.status_code if response is not None else None
+        headers = response.headers if response is not None else {}
+        delay = pacer.answered(planned.operation_id, credential, ticket, status, headers)
+        if delay is None:
+            return response, error, attempts, elapsed
+        if refusals == pacer.max_retries:
+            break
+        if pacer.clock() + delay > deadline:
+            raise GaveUp(f"the rate limit asked to wait {delay:.0f} s more, past {pacer.max_wait_s:g} s in all")
+    raise GaveUp(f"still refused with 429 after {pacer.max_retries + 1} attempts")
+
+
 async def _replay_one(
-    client: httpx.AsyncClient, planned: PlannedCase, validators: ResponseValidators, gate: asyncio.Semaphore
+    client: httpx.AsyncClient,
+    planned: PlannedCase,
+    validators: ResponseValidators,
+    gate: asyncio.Semaphore,
+    pacer: Pacer,
 ) -> CaseResult:
     if planned.request is None:
         return CaseResult(planned, "skipped", [planned.skip_reason or "not replayed"])
-    async with gate:
-        started = time.perf_counter()
-        response, error, attempts = await fetch(client, planned.request)
-        elapsed = time.perf_counter() - started
+    try:
+        response, error, attempts, elapsed = await _paced_fetch(client, planned, gate, pacer)
+    except GaveUp as gave_up:
+        reason = f"{RATE_LIMITED}: {gave_up} (try a lower --rate, or --only)"
+        return CaseResult(planned, "skipped", [reason], skip_reason=reason)
     if response is None:
         outcome: Outcome = "xfailed" if planned.expected_failure is not None else "failed"
         return CaseResult(planned, outcome, [error], duration_s=elapsed, attempts=attempts)
@@ -120,7 +157,9 @@ async def replay_all(
     concurrency: int = DEFAULT_CONCURRENCY,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: Progress | None = None,
+    pacer: Pacer | None = None,
 ) -> list[CaseResult]:
+    pacer = pacer or Pacer()
     gate = asyncio.Semaphore(max(1, concurrency))
     limits = httpx.Limits(max_connections=max(1, concurrency), max_keepalive_connections=max(1, concurrency))
     # httpx sends the base URL's host as Host: a real staging dispatches on it.
@@ -129,7 +168,7 @@ async def replay_all(
     ) as client:
 
         async def one(item: PlannedCase) -> CaseResult:
-            result = await _replay_one(client, item, validators, gate)
+            result = await _replay_one(client, item, validators, gate, pacer)
             if progress is not None:
                 progress.tick()
             return result
@@ -152,6 +191,9 @@ class ContractOptions:
     profile: str = "staging"  # production: 200 bodies are expected cut to the token's scopes
     scopes: tuple[str, ...] | None = None  # mint the token with these scopes (`jwt_secret`)
     jwt_secret: str | None = None
+    rate: float | None = None  # requests per second over the run, on top of the server's own limits
+    max_wait_s: float = DEFAULT_MAX_WAIT_S  # longest a case may wait for the rate limits, in all
+    max_retries: int = DEFAULT_MAX_RETRIES  # 429s of the server's rate limiter a case may meet
 
 
 class ContractSetupError(Exception):
@@ -198,6 +240,7 @@ def run_contract(
         planned = production_cases(planned, snapshot, scopes)
     validators = ResponseValidators.from_snapshot(snapshot)
     progress = Progress(len(planned), progress_stream)
+    pacer = Pacer(rate=options.rate, max_retries=options.max_retries, max_wait_s=options.max_wait_s)
     try:
         results = asyncio.run(
             replay_all(
@@ -207,6 +250,7 @@ def run_contract(
                 concurrency=options.concurrency,
                 timeout_s=options.timeout_s,
                 progress=progress,
+                pacer=pacer,
             )
         )
     finally:
@@ -218,6 +262,8 @@ def run_contract(
         duration_s=time.perf_counter() - started,
         lint_source=lint_source,
         schema_notes=list(validators.notes),
+        throttled=pacer.throttled_answers,
+        waited_s=pacer.waited_s,
     )
     if options.junit is not None:
         write_junit(report, options.junit)
