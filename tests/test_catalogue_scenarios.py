@@ -25,9 +25,10 @@ def served() -> Iterator[tuple[SandboxApp, str]]:
         yield app, base
 
 
-def curl_request(command: str) -> tuple[dict[str, str], tuple[tuple[str, str], ...], str]:
-    """The headers, query pairs (`-G -d`) and URL of a cURL command the catalogue shows."""
-    words = shlex.split(command.replace("\\\n", " "))
+def curl_request(command: str, token: str) -> tuple[dict[str, str], tuple[tuple[str, str], ...], str]:
+    """The headers, query pairs (`-G -d`) and URL of a cURL command the catalogue shows (`$TOKEN`, which
+    its first line sets from `/__sandbox/token`, replaced by `token`)."""
+    words = shlex.split(command.replace("\\\n", " ").replace("$TOKEN", token))
     headers: dict[str, str] = {}
     query: list[tuple[str, str]] = []
     url = ""
@@ -43,6 +44,11 @@ def curl_request(command: str) -> tuple[dict[str, str], tuple[tuple[str, str], .
     return headers, tuple(query), url
 
 
+def _token(base: str) -> str:
+    """The token the printed commands read (`export TOKEN=$(curl -sSf …/__sandbox/token)`)."""
+    return httpx.get(f"{base}/__sandbox/token", timeout=30).text.strip()
+
+
 def test_each_case_shows_the_curl_that_forces_it_and_that_curl_gets_the_case(served: tuple[SandboxApp, str]) -> None:
     app, base = served
     page = parse(httpx.get(f"{base}/ui/operations/{OPERATION}?lang=en", timeout=30).text)
@@ -50,7 +56,7 @@ def test_each_case_shows_the_curl_that_forces_it_and_that_curl_gets_the_case(ser
     for index, case in enumerate(cases, 1):
         block = page.find("pre", id=f"case-{index}-force")
         assert block is not None, case.file
-        headers, query, url = curl_request(block.raw_text)
+        headers, query, url = curl_request(block.raw_text, _token(base))
         assert headers["Prefer"] == f"case={case.file}"
         response = httpx.get(url, params=query, headers=headers, timeout=30)
         assert response.headers["x-sandbox-case"] == case.id and response.status_code == case.status
@@ -78,7 +84,7 @@ def test_try_it_offers_the_cases_the_statuses_and_the_faults(served: tuple[Sandb
 def test_the_journal_page_shows_the_preference_applied(served: tuple[SandboxApp, str]) -> None:
     _, base = served
     page = parse(httpx.get(f"{base}/ui/operations/{OPERATION}?lang=en", timeout=30).text)
-    headers, query, url = curl_request(page.find("pre", id="case-1-force").raw_text)
+    headers, query, url = curl_request(page.find("pre", id="case-1-force").raw_text, _token(base))
     httpx.get(url, params=query, headers={**headers, "Prefer": "code=503, delay=10"}, timeout=30)
     journal = httpx.get(f"{base}/ui/journal?lang=en&outcome=preference", timeout=30).text
     assert "Prefer applied:" in journal and "code=503, delay=10" in journal
