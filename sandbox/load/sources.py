@@ -20,9 +20,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import git
+if TYPE_CHECKING:  # GitPython costs ~0.1 s to import: only a git source (or a lint of a ref) loads it
+    import git
 
 _REMOTE = re.compile(r"^(https?|file|ssh|git)://|^[\w.-]+@[\w.-]+:")
 _GIT_TIMEOUT_S = 120
@@ -185,6 +186,8 @@ class GitSource:
 
     def _fetch(self) -> str:
         self.home.mkdir(parents=True, exist_ok=True)
+        import git
+
         repo = git.Repo(self.repo_dir) if self.repo_dir.is_dir() else git.Repo.init(self.repo_dir, bare=True)
         environment = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
         target = self.ref or "HEAD"
@@ -297,6 +300,8 @@ _GIT_STDERR_PREFIX = "stderr: '"
 def _git_error(error: Exception) -> str:
     """What git said, in one line: its first `fatal:` (or `error:`) line, which names the cause; the
     last line of its message is advice ("…and the repository exists.") that names nothing."""
+    import git
+
     if isinstance(error, git.GitCommandError):
         text = (error.stderr or "").strip()
         if text.startswith(_GIT_STDERR_PREFIX):  # GitPython's framing: stderr: '<git's own text>'

@@ -11,6 +11,7 @@ the access log on, every request is logged once, tokens redacted (`serve.request
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,7 +30,9 @@ from sandbox.serve.pipeline import IncomingRequest, Services, answer
 from sandbox.serve.prefer_header import NO_PREFERENCES
 from sandbox.serve.request_limits import NOSNIFF, announced_too_large, body_too_large, oversize, read_body
 from sandbox.serve.request_log import log_request, request_id
-from sandbox.serve.response_validation import ResponseValidators, SchemaOutcome
+
+if TYPE_CHECKING:
+    from sandbox.serve.response_validation import ResponseValidators, SchemaOutcome
 
 SANDBOX_PREFIX = "/__sandbox"
 CATALOGUE_PREFIX = "/ui/"  # the web catalogue: `/` and `/ui/...`, paths no API uses
@@ -189,6 +192,8 @@ class SandboxApp:
     def _schema_outcome(self, snapshot: Snapshot, operation_id: str, prepared: Prepared) -> SchemaOutcome:
         """Validators compiled once per snapshot; a verdict remembered per (operation, status, body)."""
         if self._schemas is None or self._schemas[0] is not snapshot:
+            from sandbox.serve.response_validation import ResponseValidators  # jsonschema: only when asked
+
             self._schemas = (
                 snapshot,
                 ResponseValidators.from_snapshot(snapshot),
