@@ -1,15 +1,19 @@
 """Throughput of the sandbox against a bare Starlette baseline, measured in one run with wrk on loopback.
 
-    .venv/bin/python scripts/bench.py [--fixtures PATH] [--duration S] [--connections N] [-- SERVE_ARGS...]
+    .venv/bin/python scripts/bench.py [--fixtures PATH] [--duration S] [--rounds N] [--connections N]
+                                      [--no-prism] [--no-workers] [--no-start-up] [--json FILE] [-- SERVE_ARGS...]
 
-Scenarios, each served by its own single-worker uvicorn process (httptools, uvloop):
-  (a) a case hit on a civility operation (API Particulier v3, CNAV quotient familial)
+Scenarios, each served by a single-worker uvicorn process (httptools, uvloop) unless said otherwise:
+  (a)  a case hit on a civility operation (API Particulier v3, CNAV quotient familial)
   (a') the same hit with a query string new on every request (nothing remembered: the full flow)
-  (b) an API Entreprise fallback (OpenAPI example)
-  (c) a bare Starlette app returning fixed bytes
-Both servers run at once and the scenarios alternate over several rounds (medians reported), so that
-machine noise touches every scenario alike. The report gives req/s, p50 and p99 for each, and the
-ratios to (c).
+  (b)  an API Entreprise fallback (OpenAPI example)
+  (c') an API Particulier miss, new query string every request (404.yaml and its near-miss header)
+  (c)  a bare Starlette app returning fixed bytes
+  (p)  Stoplight Prism mocking the same route as (a), when `npx @stoplight/prism-cli` runs (else skipped)
+  (w)  (a') and (c) again with `--workers 2` (both servers), the ratio between them
+The servers run at once and the scenarios alternate over several rounds (medians reported), so that
+machine noise touches every scenario alike. The report gives req/s, p50 and p99 for each, the ratios
+to (c), and the start-up figures of `scripts/cold_start.py` (cold, cached, RSS).
 Extra arguments after `--` are passed to `sandbox serve` (e.g. `-- --validate-responses`).
 wrk comes from Debian's package: `apt-get install wrk`.
 """
@@ -18,24 +22,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
-from _processes import ROOT, server, wait_until_answering
+from _processes import ROOT, free_port, server, wait_until_answering
+from _scenarios import CIVILITY_OPERATION, targets
 
-from sandbox import MatchMode, build_snapshot, case_request
+__all__ = ["DISTINCT_QUERIES", "Result", "run_wrk"]
 
-CIVILITY_OPERATION = "api_particulier_v3_cnav_quotient_familial_with_civility"
-ENTREPRISE_OPERATION = "api_entreprise_v3_insee_unites_legales"
+PRISM = ["npx", "--yes", "@stoplight/prism-cli@5"]
 
 
 @dataclass
@@ -94,12 +101,53 @@ def _median(name: str, runs: list[Result]) -> Result:
     )
 
 
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        number = int(char) * (2 if index % 2 else 1)
-        total += number - 9 if number > 9 else number
-    return total % 10 == 0
+@contextmanager
+def prism(document: Path) -> Iterator[str | None]:
+    """Stoplight Prism mocking `document` on loopback; None (and a message) when it cannot run."""
+    if shutil.which("npx") is None:
+        print("bench: npx not found: the Prism comparison is skipped", flush=True)
+        yield None
+        return
+    port = free_port()
+    command = [*PRISM, "mock", "-h", "127.0.0.1", "-p", str(port), str(document)]
+    # its own session: npx starts node children, stopped with it by the group id of this one process
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_answering(base + "/", time.monotonic() + 180)
+        except TimeoutError:
+            print("bench: `npx @stoplight/prism-cli` did not start: the Prism comparison is skipped", flush=True)
+            yield None
+            return
+        yield base
+    finally:
+        with _quiet():
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with _quiet():
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def _quiet() -> suppress:
+    return suppress(ProcessLookupError)
+
+
+def start_up(fixtures: Path, runs: int) -> dict[str, float]:
+    """Cold start without and with the cache, and RSS after load (medians): `scripts/cold_start.py`."""
+    from cold_start import measure
+
+    figures: dict[str, list[float]] = {"cold_s": [], "cached_s": [], "rss_mb": []}
+    with tempfile.TemporaryDirectory() as cache:
+        measure(str(fixtures), cache)  # fills the cache
+        for _ in range(runs):
+            started, rss = measure(str(fixtures), tempfile.mkdtemp(dir=cache))
+            figures["cold_s"].append(started)
+            figures["rss_mb"].append(rss)
+            figures["cached_s"].append(measure(str(fixtures), cache)[0])
+    return {name: statistics.median(values) for name, values in figures.items()}
 
 
 def main() -> int:
@@ -108,81 +156,101 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=12, help="seconds per scenario (default: %(default)s)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per scenario (default: %(default)s)")
+    parser.add_argument("--no-prism", action="store_true", help="skip the Stoplight Prism comparison")
+    parser.add_argument("--no-workers", action="store_true", help="skip the --workers 2 scenario")
+    parser.add_argument("--no-start-up", action="store_true", help="skip the start-up figures")
+    parser.add_argument("--start-up-runs", type=int, default=3)
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("serve_args", nargs="*", help="extra `sandbox serve` arguments (after --)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
-    fixtures = Path(args.fixtures)
-    token_file = fixtures / "tokens" / "default"
-    token = token_file.read_text().strip() if token_file.is_file() else ""
-    snapshot = build_snapshot(fixtures, MatchMode.DOCUMENTED)
-    table = snapshot.tables[CIVILITY_OPERATION]
-    candidates = [c for c in table.cases if c.status == 200]
-    entreprise = snapshot.tables[ENTREPRISE_OPERATION]
-    documented = {str(c.params.get("siren")) for c in entreprise.cases}
-    siren = next(s for s in (f"{n:09d}" for n in range(100000000, 100100000)) if luhn_ok(s) and s not in documented)
-    tracking = urlencode({"recipient": "13002526500013", "context": "bench", "object": "bench"})
-    fallback_target = entreprise.operation.path.replace("{siren}", siren) + "?" + tracking
-    auth = [f"Authorization: Bearer {token}"] if token else []
+    fixtures = Path(args.fixtures).resolve()
+    found = targets(fixtures)
+    auth = [f"Authorization: Bearer {found.token}"] if found.token else []
 
     serve = ["-m", "sandbox", "serve", "--fixtures", str(fixtures), "--port", "{port}", "--log-level", "warning"]
     # Real staging allows 20 requests per second on API Particulier v3: a load test would only measure 429s.
-    serve.append("--no-rate-limit")
+    serve += ["--no-rate-limit", *args.serve_args]
     baseline = ["-m", "uvicorn", "--app-dir", "scripts", "baseline_app:app", "--port", "{port}"]
     baseline += ["--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"]
     rounds: dict[str, list[Result]] = {}
-    with (
-        server([*serve, *args.serve_args]) as (_, base),
-        server(baseline) as (_, bare_base),
-        tempfile.NamedTemporaryFile("w", suffix=".lua") as script,
-    ):
+    with ExitStack() as stack:
+        _, base = stack.enter_context(server(serve))
+        _, bare_base = stack.enter_context(server(baseline))
+        script = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".lua"))
         script.write(DISTINCT_QUERIES)
         script.flush()
         wait_until_answering(base + "/__sandbox/status", time.monotonic() + 60)
         wait_until_answering(bare_base + "/", time.monotonic() + 60)
         # The first documented 200 case that this server answers as documented (some drift out of date windows).
         headers = dict(h.split(": ", 1) for h in auth)
-        for case in candidates:
-            hit = case_request(table.operation, case, token)
-            if httpx.get(base + hit.target, headers=headers, timeout=10).headers.get("x-sandbox-case") == case.id:
+        for case_id, hit in found.candidates:
+            if httpx.get(base + hit, headers=headers, timeout=30).headers.get("x-sandbox-case") == case_id:
                 break
         else:
             print(f"bench: no 200 case of {CIVILITY_OPERATION} is answered as documented", file=sys.stderr)
             return 1
-        print(f"(a) hit {case.id}", flush=True)
+        miss = found.miss(case_id)
+        near = httpx.get(base + miss, headers=headers, timeout=30).headers.get("x-sandbox-near-miss")
+        print(f"(a) hit {case_id}\n(c') miss {miss}\n     near miss {near}", flush=True)
         scenarios = [
-            ("(a) case hit, civility", base + hit.target, None),
-            ("(a') hit, every query new", base + hit.target, script.name),
-            ("(b) Entreprise fallback", base + fallback_target, None),
-            ("(c) bare Starlette", bare_base + hit.target, None),
+            ("(a) case hit, civility", base + hit, None),
+            ("(a') hit, every query new", base + hit, script.name),
+            ("(b) Entreprise fallback", base + found.fallback, None),
+            ("(c') miss, every query new", base + miss, script.name),
+            ("(c) bare Starlette", bare_base + hit, None),
         ]
+        if not args.no_workers:
+            _, base_2 = stack.enter_context(server([*serve, "--workers", "2"]))
+            _, bare_2 = stack.enter_context(server([*baseline, "--workers", "2"]))
+            wait_until_answering(base_2 + "/__sandbox/status", time.monotonic() + 60)
+            wait_until_answering(bare_2 + "/", time.monotonic() + 60)
+            scenarios += [
+                ("(w a') 2 workers, query new", base_2 + hit, script.name),
+                ("(w c) 2 workers, bare", bare_2 + hit, None),
+            ]
+        if not args.no_prism:
+            document = fixtures / "openapi_files" / "api_particulier.yaml"
+            prism_base = stack.enter_context(prism(document))
+            if prism_base is not None:
+                scenarios.append(("(p) Prism, route of (a)", prism_base + hit, None))
         # Scenarios alternate, round after round, so that a slow moment of the machine touches them all.
         seconds = max(1, args.duration // args.rounds)
         for _ in range(args.rounds):
             for name, url, lua in scenarios:
                 rounds.setdefault(name, []).append(run_wrk(name, url, auth, seconds, args.connections, lua))
-    results = [_median(name, runs) for name, runs in rounds.items()]
+    results = {name: _median(name, runs) for name, runs in rounds.items()}
 
-    print(f"{'scenario':28} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for result in results:
-        row = f"{result.name:28} {result.requests_per_s:10.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f}"
+    print(f"{'scenario':30} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for result in results.values():
+        row = f"{result.name:30} {result.requests_per_s:10.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f}"
         print(f"{row} {result.errors:7d}")
-    hit_result, distinct, fallback_result, bare = results
-    ratio_hit = hit_result.requests_per_s / bare.requests_per_s
-    ratio_distinct = distinct.requests_per_s / bare.requests_per_s
-    ratio_fallback = fallback_result.requests_per_s / bare.requests_per_s
-    print(
-        f"ratio (a)/(c) = {ratio_hit:.2f}   (a')/(c) = {ratio_distinct:.2f}   (b)/(c) = {ratio_fallback:.2f}"
-        f"   serve args: {args.serve_args}"
-    )
-    if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {"results": [asdict(r) for r in results], "ratio_hit": ratio_hit, "ratio_fallback": ratio_fallback}
-            )
+    bare = results["(c) bare Starlette"]
+    ratios = {
+        name.split(" ", 1)[0] + "/(c)": result.requests_per_s / bare.requests_per_s
+        for name, result in results.items()
+        if name.startswith(("(a", "(b", "(c')"))
+    }
+    ratios["p99 (a')/(c)"] = results["(a') hit, every query new"].p99_ms / bare.p99_ms
+    if "(w c) 2 workers, bare" in results:
+        workers = results["(w a') 2 workers, query new"].requests_per_s
+        ratios["(w a')/(w c)"] = workers / results["(w c) 2 workers, bare"].requests_per_s
+    if "(p) Prism, route of (a)" in results:
+        ratios["(a)/(p)"] = (
+            results["(a) case hit, civility"].requests_per_s / results["(p) Prism, route of (a)"].requests_per_s
         )
+    print("   ".join(f"{name} = {value:.2f}" for name, value in ratios.items()) + f"   serve args: {args.serve_args}")
+    started = {} if args.no_start_up else start_up(fixtures, args.start_up_runs)
+    if started:
+        print(
+            f"start-up (median of {args.start_up_runs}): cold {started['cold_s']:.2f} s, "
+            f"cached {started['cached_s']:.2f} s, RSS {started['rss_mb']:.0f} MB"
+        )
+    if args.json:
+        report = {"results": [asdict(r) for r in results.values()], "ratios": ratios, "start_up": started}
+        Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
 
 
