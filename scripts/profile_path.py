@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import cProfile
 import io
+import itertools
 import pstats
 import sys
 import time
@@ -30,6 +31,10 @@ from sandbox.serve.pipeline import Services
 from sandbox.web import create_app
 
 
+# `&bench=N` never repeats within a process: a later run must not find the earlier one's answers remembered.
+_COUNTER = itertools.count()
+
+
 async def _calls(app: ASGIApp, target: str, headers: list[tuple[bytes, bytes]], count: int, fresh: bool) -> str:
     """`count` GET requests; `fresh`: `&bench=N` appended (new to every memo). Returns the last case."""
     path, _, query = target.partition("?")
@@ -42,7 +47,8 @@ async def _calls(app: ASGIApp, target: str, headers: list[tuple[bytes, bytes]], 
         if message["type"] == "http.response.start":
             last.update(message)
 
-    for number in range(count):
+    for _ in range(count):
+        number = next(_COUNTER)
         query_string = f"{query}&bench={number}".encode() if fresh else query.encode()
         scope = {
             "type": "http",

@@ -156,10 +156,10 @@ _Outcome = tuple[Prepared | None, Prepared | None]
 
 def with_near_miss(table: OperationTable, params: Params) -> Prepared:
     """The fallback, naming the closest case in `X-Sandbox-Near-Miss` (details: /__sandbox/explain)."""
-    closest = table.near.nearest(table.keys.documented_mapping(params), limit=1, skip_not_found=True)
-    if not closest:
+    closest = table.near.closest(table.keys.documented_mapping(params), skip_not_found=True)
+    if closest is None:
         return table.fallback
-    return table.fallback.naming_near_miss(closest[0].case.id)
+    return table.fallback.naming_near_miss(closest.id)
 
 
 @dataclass(slots=True)
