@@ -196,6 +196,24 @@ def _cost(theirs: _Profile, ours: _Profile) -> int:
     return _TENTHS["type"] if theirs[3] is not None and theirs[3] == ours[3] else _FULL
 
 
+def _interned(profiles: dict[tuple[Any, ...], _Profile], name: str, value: Any) -> _Profile:
+    """One profile object per (parameter, profile, forms): the cases that share it share all its forms."""
+    profile = _profile(value)
+    return profiles.setdefault((name, profile, _forms(value)), profile)
+
+
+@lru_cache(maxsize=4096)
+def _short_text_profile(text: str) -> _Profile:
+    return _profile(text)
+
+
+def _sent_profile(value: Any) -> _Profile:
+    """`_profile` of a request value (short texts remembered, as `_sent_forms` does)."""
+    if isinstance(value, str) and len(value) <= 32:
+        return _short_text_profile(value)
+    return _profile(value)
+
+
 @lru_cache(maxsize=4096)
 def _short_text_forms(text: str) -> tuple[tuple[str, str], ...]:
     return _forms(text)
@@ -214,8 +232,7 @@ class _Entry:
     case: Case
     params: Mapping[str, Any]  # stripped names, bounded values: what scoring reads
     present: frozenset[str]  # the names with a value that is not blank: a request without them misses them
-    keys: Mapping[str, str]  # name → its value's repr: two equal keys compare alike with any request value
-    profiles: Mapping[str, _Profile]  # name → what comparing its value reads
+    profiles: Mapping[str, _Profile]  # name → what comparing its value reads (one object per value)
     unindexed: frozenset[str]  # names whose value has no shared form (a mapping): compared one by one
 
 
@@ -225,6 +242,8 @@ class NearIndex:
 
     entries: tuple[_Entry, ...]
     shared: Mapping[tuple[str, str, str], tuple[int, ...]]  # (parameter, form kind, form) → entry positions
+    # the same, the cases grouped by their value (its profile): each value is weighed once per request
+    groups: Mapping[tuple[str, str, str], tuple[tuple[_Profile, tuple[int, ...]], ...]]
     crowded: frozenset[tuple[str, str, str]]  # the forms left out of `shared`: too many cases have them
     by_size: tuple[int, ...]  # positions, fewest parameters first, then file name
     rank: tuple[int, ...]  # position → its place in `by_size`
@@ -237,6 +256,7 @@ class NearIndex:
     ) -> NearIndex:
         entries = []
         shared: dict[tuple[str, str, str], list[int]] = {}
+        profiles: dict[tuple[Any, ...], _Profile] = {}
         for position, case in enumerate(cases):
             params = {
                 strip_brackets(str(name)): _comparable(value)
@@ -254,8 +274,8 @@ class NearIndex:
                     case,
                     params,
                     present=frozenset(name for name, value in params.items() if not _blank(value)),
-                    keys={name: repr(value) for name, value in params.items()},
-                    profiles={name: _profile(value) for name, value in params.items()},
+                    # one object per (parameter, value): a request weighs it once, whatever cases share it
+                    profiles={name: _interned(profiles, name, value) for name, value in params.items()},
                     unindexed=frozenset(unindexed),
                 )
             )
@@ -263,9 +283,18 @@ class NearIndex:
         rank = [0] * len(entries)
         for place, position in enumerate(by_size):
             rank[position] = place
+        groups: dict[tuple[str, str, str], tuple[tuple[_Profile, tuple[int, ...]], ...]] = {}
+        for key, positions in shared.items():
+            if len(positions) <= max_shared_by:
+                by_value: dict[int, tuple[_Profile, list[int]]] = {}
+                for position in positions:
+                    profile = entries[position].profiles[key[0]]
+                    by_value.setdefault(id(profile), (profile, []))[1].append(position)
+                groups[key] = tuple((profile, tuple(group)) for profile, group in by_value.values())
         return cls(
             entries=tuple(entries),
             shared={k: tuple(v) for k, v in shared.items() if len(v) <= max_shared_by},
+            groups=groups,
             crowded=frozenset(k for k, v in shared.items() if len(v) > max_shared_by),
             by_size=tuple(by_size),
             rank=tuple(rank),
@@ -293,37 +322,54 @@ class NearIndex:
         its score in tenths from the few values it shares, each pair weighed once per request;
         when several candidates have the lowest score, they are compared in full, as `nearest` does.
         """
-        sharing = self._sharing(request_params)
-        chosen = self._chosen(sharing, self._skipped(skip_not_found))
+        skipped = self._skipped(skip_not_found)
+        if len(self.entries) - len(skipped) <= self.limit:
+            chosen = [p for p in range(len(self.entries)) if p not in skipped]  # every case is a candidate
+        else:
+            chosen = self._chosen(self._sharing(request_params), skipped)
         if not chosen:
             return None
         sent = {name: value for name, value in request_params.items() if not _blank(value)}
-        profiles = {name: _profile(value) for name, value in sent.items()}
         base = _FULL * len(sent)
         entries = self.entries
         scores = {p: base + _FULL * len(entries[p].present.difference(sent)) for p in chosen}
-        # (position, name) pairs whose values may cost less than a full weight: those sharing a form,
-        # every candidate on a crowded form, mappings (no form) one by one
-        pairs = []
-        for name, seen, crowded in sharing:
-            if name in sent:
-                if crowded:  # forms too many cases share are not indexed: every candidate with the name
-                    pairs += [(p, name) for p in chosen if name not in entries[p].unindexed]
-                else:
-                    pairs += [(p, name) for p in seen if p in scores]
-        for position in chosen:
-            pairs += [(position, name) for name in entries[position].unindexed.intersection(sent)]
-        compared: dict[tuple[str, str], int] = {}  # (name, case value) → its cost in tenths, once per request
-        for position, name in pairs:
-            entry = entries[position]
-            value_key = entry.keys.get(name)
-            if value_key is None:
-                continue  # a crowded name this candidate does not have: a full weight
-            key = (name, value_key)
-            cost = compared.get(key)
+        # What each value the request shares with candidates costs less than a full weight, taken
+        # off the cases that have it; crowded forms (not indexed) and mappings (no form) case by case.
+        weighed: dict[tuple[str, int], int] = {}  # (name, id of a case value's profile) → its cost
+
+        def relieve(position: int, name: str) -> None:
+            profile = entries[position].profiles[name]
+            cost = weighed.get((name, id(profile)))
             if cost is None:
-                cost = compared[key] = _cost(entry.profiles[name], profiles[name])
+                cost = weighed[(name, id(profile))] = _cost(profile, sent_profiles[name])
             scores[position] -= _FULL - cost
+
+        sent_profiles = {name: _sent_profile(value) for name, value in sent.items()}
+        for name, value in sent.items():
+            ours = sent_profiles[name]
+            grouped: set[int] = set()  # the case values of this name weighed through the groups
+            crowded = False
+            for kind, form in _sent_forms(value):
+                key = (name, kind, form)
+                crowded = crowded or key in self.crowded
+                for profile, positions in self.groups.get(key, ()):
+                    if id(profile) in grouped:
+                        continue  # shared under another form too: weighed once
+                    grouped.add(id(profile))
+                    cost = weighed[(name, id(profile))] = _cost(profile, ours)
+                    if cost < _FULL:
+                        for position in positions:
+                            if position in scores:
+                                scores[position] -= _FULL - cost
+            if crowded:
+                for position in chosen:
+                    entry = entries[position]
+                    theirs = entry.profiles.get(name)
+                    if theirs is not None and id(theirs) not in grouped and name not in entry.unindexed:
+                        relieve(position, name)
+        for position in chosen:
+            for name in entries[position].unindexed.intersection(sent):
+                relieve(position, name)
         lowest = min(scores.values())
         tied = [p for p in chosen if scores[p] == lowest]
         if len(tied) == 1:

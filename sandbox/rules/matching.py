@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
@@ -435,6 +435,11 @@ class KeyBuilder:
     rule: LookupRule
     # documented mode: the parameter names that take part in the key
     names: frozenset[str]
+    # True when a key reads the token, the request id or the route version (worked out once)
+    needs_facts: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "needs_facts", self.mode is MatchMode.STAGING and self.rule.reads_request_facts)
 
     @classmethod
     def for_operation(
@@ -445,10 +450,6 @@ class KeyBuilder:
         documented = {strip_brackets(n) for n in case_names} - TRACKING_PARAMETERS
         return cls(mode=mode, rule=rule, names=frozenset(declared | documented))
 
-    @property
-    def needs_facts(self) -> bool:
-        return self.mode is MatchMode.STAGING and self.rule.reads_request_facts
-
     def request_key(self, params: Mapping[str, Any], facts: RequestFacts) -> str:
         """Raises `Unmatchable` when no case can ever match this request."""
         if self.mode is MatchMode.DOCUMENTED:
@@ -458,7 +459,11 @@ class KeyBuilder:
             parts.sort()
             return "&".join(parts)
         variant = self.rule.variant_for(params)
-        return canonical_key(staging_mapping(variant, params, facts), drop_blank=False)
+        # One pass, same result as canonical_key(staging_mapping(...), drop_blank=False).
+        mapping = staging_mapping(variant, params, facts)
+        parts = [_entry(name, value) for name, value in mapping.items() if not is_empty_container(value)]
+        parts.sort()
+        return "&".join(parts)
 
     def case_key(self, case_params: Mapping[str, Any]) -> str:
         if self.mode is MatchMode.DOCUMENTED:
