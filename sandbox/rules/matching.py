@@ -88,11 +88,18 @@ def _entry(key: str, value: Any) -> str:
     """One top-level entry of `to_query`, value lower-cased."""
     if isinstance(value, str):
         return _string_entry(key, value)
+    if type(value) is int:  # a staging key's number (`kind: int`): the same text as its digits
+        return _string_entry(key, str(value))
     return "&".join(_entries(lower_strings(value), key))
 
 
+# The names of a key entry are the operation's (declared, documented or from a lookup rule), never
+# a client's: an entry is remembered when its value is short, under this bound on the name too.
+CACHED_NAME_CHARS = 64
+
+
 def _string_entry(key: str, value: str) -> str:
-    if len(key) + len(value) <= CACHED_CHARS:
+    if len(value) <= CACHED_CHARS and len(key) <= CACHED_NAME_CHARS:
         return _cached_string_entry(key, value)
     return _escape(key) + "=" + _escape(value.lower())
 
@@ -380,6 +387,8 @@ class Unmatchable(Exception):
 
 
 def _value(spec: KeySpec, params: Mapping[str, Any], facts: RequestFacts) -> Any:
+    if spec.source == "param" and spec.kind == "string" and spec.default is None:
+        return params.get(spec.param)  # the common key: the parameter as sent
     if spec.source == "token_uid":
         return facts.token_uid
     if spec.source == "token_jti":
@@ -418,7 +427,7 @@ def staging_mapping(variant: LookupVariant, params: Mapping[str, Any], facts: Re
             if to_s(params.get(name)).lower() != expected:
                 built[spec.key] = None
                 continue
-        if any(built.get(required) is None for required in spec.requires):
+        if spec.requires and any(built.get(required) is None for required in spec.requires):
             built[spec.key] = None
             continue
         built[spec.key] = _value(spec, params, facts)
