@@ -12,8 +12,9 @@ Scenarios, each served by a single-worker uvicorn process (httptools, uvloop) un
   (p)  Stoplight Prism mocking the same route as (a), when `npx @stoplight/prism-cli` runs (else skipped)
   (w)  (a') and (c) again with `--workers 2` (both servers), the ratio between them
 The servers run at once and the scenarios alternate over several rounds (medians reported), so that
-machine noise touches every scenario alike. The report gives req/s, p50 and p99 for each, the ratios
-to (c), and the start-up figures of `scripts/cold_start.py` (cold, cached, RSS).
+machine noise touches every scenario alike. The report gives req/s, p50, p99 and the server's CPU time per
+request for each, the ratios to (c) (of req/s, and of CPU time: less disturbed by a loaded machine),
+and the start-up figures of `scripts/cold_start.py` (cold, cached, RSS).
 Extra arguments after `--` are passed to `sandbox serve` (e.g. `-- --validate-responses`).
 wrk comes from Debian's package: `apt-get install wrk`.
 """
@@ -52,6 +53,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float = float("nan")  # the server's CPU time per request (single-process servers)
 
 
 def _ms(text: str) -> float:
@@ -98,7 +100,14 @@ def _median(name: str, runs: list[Result]) -> Result:
         statistics.median(r.p50_ms for r in runs),
         statistics.median(r.p99_ms for r in runs),
         sum(r.errors for r in runs),
+        statistics.median(r.cpu_us for r in runs),
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of one process, from /proc (what load on the machine disturbs least)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -177,8 +186,8 @@ def main() -> int:
     baseline += ["--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"]
     rounds: dict[str, list[Result]] = {}
     with ExitStack() as stack:
-        _, base = stack.enter_context(server(serve))
-        _, bare_base = stack.enter_context(server(baseline))
+        sandbox_process, base = stack.enter_context(server(serve))
+        bare_process, bare_base = stack.enter_context(server(baseline))
         script = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".lua"))
         script.write(DISTINCT_QUERIES)
         script.flush()
@@ -195,12 +204,14 @@ def main() -> int:
         miss = found.miss(case_id)
         near = httpx.get(base + miss, headers=headers, timeout=30).headers.get("x-sandbox-near-miss")
         print(f"(a) hit {case_id}\n(c') miss {miss}\n     near miss {near}", flush=True)
-        scenarios = [
-            ("(a) case hit, civility", base + hit, None),
-            ("(a') hit, every query new", base + hit, script.name),
-            ("(b) Entreprise fallback", base + found.fallback, None),
-            ("(c') miss, every query new", base + miss, script.name),
-            ("(c) bare Starlette", bare_base + hit, None),
+        # (name, URL, wrk script, pid whose CPU time is read: None for the multi-process servers)
+        sandbox_pid, bare_pid = sandbox_process.pid, bare_process.pid
+        scenarios: list[tuple[str, str, str | None, int | None]] = [
+            ("(a) case hit, civility", base + hit, None, sandbox_pid),
+            ("(a') hit, every query new", base + hit, script.name, sandbox_pid),
+            ("(b) Entreprise fallback", base + found.fallback, None, sandbox_pid),
+            ("(c') miss, every query new", base + miss, script.name, sandbox_pid),
+            ("(c) bare Starlette", bare_base + hit, None, bare_pid),
         ]
         if not args.no_workers:
             _, base_2 = stack.enter_context(server([*serve, "--workers", "2"]))
@@ -208,25 +219,29 @@ def main() -> int:
             wait_until_answering(base_2 + "/__sandbox/status", time.monotonic() + 60)
             wait_until_answering(bare_2 + "/", time.monotonic() + 60)
             scenarios += [
-                ("(w a') 2 workers, query new", base_2 + hit, script.name),
-                ("(w c) 2 workers, bare", bare_2 + hit, None),
+                ("(w a') 2 workers, query new", base_2 + hit, script.name, None),
+                ("(w c) 2 workers, bare", bare_2 + hit, None, None),
             ]
         if not args.no_prism:
             document = fixtures / "openapi_files" / "api_particulier.yaml"
             prism_base = stack.enter_context(prism(document))
             if prism_base is not None:
-                scenarios.append(("(p) Prism, route of (a)", prism_base + hit, None))
+                scenarios.append(("(p) Prism, route of (a)", prism_base + hit, None, None))
         # Scenarios alternate, round after round, so that a slow moment of the machine touches them all.
         seconds = max(1, args.duration // args.rounds)
         for _ in range(args.rounds):
-            for name, url, lua in scenarios:
-                rounds.setdefault(name, []).append(run_wrk(name, url, auth, seconds, args.connections, lua))
+            for name, url, lua, pid in scenarios:
+                used = cpu_seconds(pid) if pid else 0.0
+                result = run_wrk(name, url, auth, seconds, args.connections, lua)
+                if pid:
+                    result.cpu_us = (cpu_seconds(pid) - used) / (result.requests_per_s * seconds) * 1e6
+                rounds.setdefault(name, []).append(result)
     results = {name: _median(name, runs) for name, runs in rounds.items()}
 
-    print(f"{'scenario':30} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(f"{'scenario':30} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU µs/req':>11}")
     for result in results.values():
         row = f"{result.name:30} {result.requests_per_s:10.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f}"
-        print(f"{row} {result.errors:7d}")
+        print(f"{row} {result.errors:7d} {result.cpu_us:11.1f}")
     bare = results["(c) bare Starlette"]
     ratios = {
         name.split(" ", 1)[0] + "/(c)": result.requests_per_s / bare.requests_per_s
@@ -242,6 +257,14 @@ def main() -> int:
             results["(a) case hit, civility"].requests_per_s / results["(p) Prism, route of (a)"].requests_per_s
         )
     print("   ".join(f"{name} = {value:.2f}" for name, value in ratios.items()) + f"   serve args: {args.serve_args}")
+    # The same ratios from the servers' CPU time per request: what a loaded machine disturbs least.
+    cpu = {
+        name.split(" ", 1)[0] + "/(c) CPU": bare.cpu_us / result.cpu_us
+        for name, result in results.items()
+        if name.startswith(("(a", "(b", "(c')")) and result.cpu_us == result.cpu_us
+    }
+    ratios.update(cpu)
+    print("   ".join(f"{name} = {value:.2f}" for name, value in cpu.items()))
     started = {} if args.no_start_up else start_up(fixtures, args.start_up_runs)
     if started:
         print(

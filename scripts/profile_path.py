@@ -30,7 +30,6 @@ from starlette.types import ASGIApp
 from sandbox.serve.pipeline import Services
 from sandbox.web import create_app
 
-
 # `&bench=N` never repeats within a process: a later run must not find the earlier one's answers remembered.
 _COUNTER = itertools.count()
 
