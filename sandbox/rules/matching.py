@@ -20,7 +20,7 @@ from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote_plus, unquote_plus, unquote_to_bytes
 
 import yaml
 
@@ -171,6 +171,16 @@ def parse_query(query_string: bytes | str) -> Params:
         else:
             params[name] = value
     return params
+
+
+def may_name_token(query_string: bytes) -> bool:
+    """False when no parameter of the query string can be `token` (so it need not be parsed for one).
+
+    An escape never spans a `&` or a `=`, so a name that decodes to `token` leaves `token` in the
+    whole query string decoded at once."""
+    if b"token" in query_string:
+        return True
+    return b"%" in query_string and b"token" in unquote_to_bytes(query_string)
 
 
 @dataclass(frozen=True, slots=True)
