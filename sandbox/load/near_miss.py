@@ -10,6 +10,11 @@ built with the snapshot, lists for each parameter and normalised value the cases
 have it, so a miss scores only the `CANDIDATES` cases sharing the most values with the
 request; a case value too large to fit in a URL is never compared, nor are a case's
 parameters past the first `MAX_CASE_PARAMETERS`.
+
+`X-Sandbox-Near-Miss` (every fallback) comes from `NearIndex.closest`, which scores the same
+candidates from the index alone: each distinct case value the request shares a form with is
+weighed once, every other parameter costs a full weight, and only a tie is compared in full.
+`/__sandbox/explain` uses `nearest`, which compares every candidate in full; both name the same case.
 """
 
 from __future__ import annotations
