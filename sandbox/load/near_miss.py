@@ -201,6 +201,10 @@ def _cost(theirs: _Profile, ours: _Profile) -> int:
     return _TENTHS["type"] if theirs[3] is not None and theirs[3] == ours[3] else _FULL
 
 
+def _shared_set(sets: dict[frozenset[str], frozenset[str]], names: frozenset[str]) -> frozenset[str]:
+    return sets.setdefault(names, names)
+
+
 def _interned(profiles: dict[tuple[Any, ...], _Profile], name: str, value: Any) -> _Profile:
     """One profile object per (parameter, profile, forms): the cases that share it share all its forms."""
     profile = _profile(value)
@@ -262,6 +266,7 @@ class NearIndex:
         entries = []
         shared: dict[tuple[str, str, str], list[int]] = {}
         profiles: dict[tuple[Any, ...], _Profile] = {}
+        presents: dict[frozenset[str], frozenset[str]] = {}  # cases mostly document the same names
         for position, case in enumerate(cases):
             params = {
                 strip_brackets(str(name)): _comparable(value)
@@ -278,7 +283,7 @@ class NearIndex:
                 _Entry(
                     case,
                     params,
-                    present=frozenset(name for name, value in params.items() if not _blank(value)),
+                    present=_shared_set(presents, frozenset(n for n, v in params.items() if not _blank(v))),
                     # one object per (parameter, value): a request weighs it once, whatever cases share it
                     profiles={name: _interned(profiles, name, value) for name, value in params.items()},
                     unindexed=frozenset(unindexed),
@@ -337,7 +342,14 @@ class NearIndex:
         sent = {name: value for name, value in request_params.items() if not _blank(value)}
         base = _FULL * len(sent)
         entries = self.entries
-        scores = {p: base + _FULL * len(entries[p].present.difference(sent)) for p in chosen}
+        missing: dict[int, int] = {}  # id of a set of present names → how many of them the request lacks
+        scores = {}
+        for p in chosen:
+            present = entries[p].present
+            count = missing.get(id(present))
+            if count is None:
+                count = missing[id(present)] = len(present.difference(sent))
+            scores[p] = base + _FULL * count
         # What each value the request shares with candidates costs less than a full weight, taken
         # off the cases that have it; crowded forms (not indexed) and mappings (no form) case by case.
         weighed: dict[tuple[str, int], int] = {}  # (name, id of a case value's profile) → its cost
