@@ -1,21 +1,25 @@
 """Throughput of the sandbox against a bare Starlette baseline, measured in one run with wrk on loopback.
 
-    .venv/bin/python scripts/bench.py [--fixtures PATH] [--duration S] [--connections N] [-- SERVE_ARGS...]
+    .venv/bin/python scripts/bench.py [--fixtures PATH] [--duration S] [--rounds N] [--connections N]
+                                      [--no-prism] [--no-workers] [--no-start-up] [--json FILE] [-- SERVE_ARGS...]
 
-Scenarios, each served by its own single-worker uvicorn process (httptools, uvloop):
-  (a) a case hit on a civility operation (API Particulier v3, CNAV quotient familial)
+Scenarios, each served by a single-worker uvicorn process (httptools, uvloop) unless said otherwise:
+  (a)  a case hit on a civility operation (API Particulier v3, CNAV quotient familial)
   (a') the same hit with a query string new on every request (nothing remembered: the full flow)
-  (b) an API Entreprise fallback (OpenAPI example)
-  (c) a bare Starlette app returning fixed bytes
-Both servers run at once and the scenarios alternate over several rounds (medians reported), so that
-machine noise touches every scenario alike. The report gives req/s, p50 and p99 for each, and the
-ratios to (c).
+  (b)  an API Entreprise fallback (OpenAPI example)
+  (c') an API Particulier miss, new query string every request (404.yaml and its near-miss header)
+  (c)  a bare Starlette app returning fixed bytes
+  (p)  Stoplight Prism mocking the same route as (a), when `npx @stoplight/prism-cli` runs (else skipped)
+  (w)  (a') and (c) again with `--workers 2` (both servers), the ratio between them
+The servers run at once and the scenarios alternate over several rounds (medians reported), so that
+machine noise touches every scenario alike. The report gives req/s, p50, p99 and the server's CPU time per
+request for each, the ratios to (c) (of req/s, and of CPU time: less disturbed by a loaded machine),
+and the start-up figures of `scripts/cold_start.py` (cold, cached, RSS).
 Extra arguments after `--` are passed to `sandbox serve` (e.g. `-- --validate-responses`).
-
 `--compare-metrics` serves a second sandbox with `--no-metrics` beside the first: the scenarios
-(a), (a'), (b) run against both, alternating round after round (reversed every other round), and
-the report adds the server CPU time per request (from /proc, which load on the machine disturbs
-less than req/s) and each scenario's metrics-on/metrics-off ratio: the cost of counting.
+(a), (a'), (b) run against both, alternating round after round, and the report adds each
+scenario's metrics-on/metrics-off ratio, in req/s and in server CPU time per request (from /proc,
+which load on the machine disturbs less than req/s): the cost of counting.
 wrk comes from Debian's package: `apt-get install wrk`.
 """
 
@@ -26,23 +30,24 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
-from _processes import ROOT, server, wait_until_answering, wait_until_ready
+from _processes import ROOT, free_port, server, wait_until_answering
+from _scenarios import CIVILITY_OPERATION, targets
 
-from sandbox import MatchMode, build_snapshot, case_request
+__all__ = ["DISTINCT_QUERIES", "Result", "run_wrk"]
 
-CIVILITY_OPERATION = "api_particulier_v3_cnav_quotient_familial_with_civility"
-ENTREPRISE_OPERATION = "api_entreprise_v3_insee_unites_legales"
+PRISM = ["npx", "--yes", "@stoplight/prism-cli@5"]
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float = float("nan")  # the server's CPU time per request (single-process servers)
 
 
 def _ms(text: str) -> float:
@@ -98,21 +104,63 @@ def _median(name: str, runs: list[Result]) -> Result:
         statistics.median(r.p50_ms for r in runs),
         statistics.median(r.p99_ms for r in runs),
         sum(r.errors for r in runs),
+        statistics.median(r.cpu_us for r in runs),
     )
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system time of a process so far (from /proc/<pid>/stat)."""
+    """User and system CPU time of one process, from /proc (what load on the machine disturbs least)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        number = int(char) * (2 if index % 2 else 1)
-        total += number - 9 if number > 9 else number
-    return total % 10 == 0
+@contextmanager
+def prism(document: Path) -> Iterator[str | None]:
+    """Stoplight Prism mocking `document` on loopback; None (and a message) when it cannot run."""
+    if shutil.which("npx") is None:
+        print("bench: npx not found: the Prism comparison is skipped", flush=True)
+        yield None
+        return
+    port = free_port()
+    command = [*PRISM, "mock", "-h", "127.0.0.1", "-p", str(port), str(document)]
+    # its own session: npx starts node children, stopped with it by the group id of this one process
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_answering(base + "/", time.monotonic() + 180)
+        except TimeoutError:
+            print("bench: `npx @stoplight/prism-cli` did not start: the Prism comparison is skipped", flush=True)
+            yield None
+            return
+        yield base
+    finally:
+        with _quiet():
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with _quiet():
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def _quiet() -> suppress:
+    return suppress(ProcessLookupError)
+
+
+def start_up(fixtures: Path, runs: int) -> dict[str, float]:
+    """Cold start without and with the cache, and RSS after load (medians): `scripts/cold_start.py`."""
+    from cold_start import measure
+
+    figures: dict[str, list[float]] = {"cold_s": [], "cached_s": [], "rss_mb": []}
+    with tempfile.TemporaryDirectory() as cache:
+        measure(str(fixtures), cache)  # fills the cache
+        for _ in range(runs):
+            started, rss = measure(str(fixtures), tempfile.mkdtemp(dir=cache))
+            figures["cold_s"].append(started)
+            figures["rss_mb"].append(rss)
+            figures["cached_s"].append(measure(str(fixtures), cache)[0])
+    return {name: statistics.median(values) for name, values in figures.items()}
 
 
 def main() -> int:
@@ -121,111 +169,134 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=12, help="seconds per scenario (default: %(default)s)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per scenario (default: %(default)s)")
-    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--no-prism", action="store_true", help="skip the Stoplight Prism comparison")
+    parser.add_argument("--no-workers", action="store_true", help="skip the --workers 2 scenario")
+    parser.add_argument("--no-start-up", action="store_true", help="skip the start-up figures")
+    parser.add_argument("--start-up-runs", type=int, default=3)
     parser.add_argument(
         "--compare-metrics", action="store_true", help="also serve with --no-metrics and compare, alternating"
     )
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("serve_args", nargs="*", help="extra `sandbox serve` arguments (after --)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
-    fixtures = Path(args.fixtures)
-    token_file = fixtures / "tokens" / "default"
-    token = token_file.read_text().strip() if token_file.is_file() else ""
-    snapshot = build_snapshot(fixtures, MatchMode.DOCUMENTED)
-    table = snapshot.tables[CIVILITY_OPERATION]
-    candidates = [c for c in table.cases if c.status == 200]
-    entreprise = snapshot.tables[ENTREPRISE_OPERATION]
-    documented = {str(c.params.get("siren")) for c in entreprise.cases}
-    siren = next(s for s in (f"{n:09d}" for n in range(100000000, 100100000)) if luhn_ok(s) and s not in documented)
-    tracking = urlencode({"recipient": "13002526500013", "context": "bench", "object": "bench"})
-    fallback_target = entreprise.operation.path.replace("{siren}", siren) + "?" + tracking
-    auth = [f"Authorization: Bearer {token}"] if token else []
+    fixtures = Path(args.fixtures).resolve()
+    found = targets(fixtures)
+    auth = [f"Authorization: Bearer {found.token}"] if found.token else []
 
     serve = ["-m", "sandbox", "serve", "--fixtures", str(fixtures), "--port", "{port}", "--log-level", "warning"]
     # Real staging allows 20 requests per second on API Particulier v3: a load test would only measure 429s.
-    serve.append("--no-rate-limit")
+    serve += ["--no-rate-limit", *args.serve_args]
     baseline = ["-m", "uvicorn", "--app-dir", "scripts", "baseline_app:app", "--port", "{port}"]
     baseline += ["--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"]
     rounds: dict[str, list[Result]] = {}
-    cpu: dict[str, list[float]] = {}
     with ExitStack() as stack:
-        process, base = stack.enter_context(server([*serve, *args.serve_args]))
+        sandbox_process, base = stack.enter_context(server(serve))
         bare_process, bare_base = stack.enter_context(server(baseline))
         script = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".lua"))
-        sandboxes = [("", process.pid, base)]
-        if args.compare_metrics:
-            off_process, off_base = stack.enter_context(server([*serve, *args.serve_args, "--no-metrics"]))
-            sandboxes.append(("no metrics ", off_process.pid, off_base))
         script.write(DISTINCT_QUERIES)
         script.flush()
-        for _, _, url in sandboxes:
-            wait_until_ready(url, time.monotonic() + 120)
+        wait_until_answering(base + "/__sandbox/status", time.monotonic() + 60)
         wait_until_answering(bare_base + "/", time.monotonic() + 60)
         # The first documented 200 case that this server answers as documented (some drift out of date windows).
         headers = dict(h.split(": ", 1) for h in auth)
-        for case in candidates:
-            hit = case_request(table.operation, case, token)
-            if httpx.get(base + hit.target, headers=headers, timeout=10).headers.get("x-sandbox-case") == case.id:
+        for case_id, hit in found.candidates:
+            if httpx.get(base + hit, headers=headers, timeout=30).headers.get("x-sandbox-case") == case_id:
                 break
         else:
             print(f"bench: no 200 case of {CIVILITY_OPERATION} is answered as documented", file=sys.stderr)
             return 1
-        print(f"(a) hit {case.id}", flush=True)
-        scenarios = [
-            (f"{label}{name}", pid, url + target, lua)
-            for label, pid, url in sandboxes
-            for name, target, lua in (
-                ("(a) case hit, civility", hit.target, None),
-                ("(a') hit, every query new", hit.target, script.name),
-                ("(b) Entreprise fallback", fallback_target, None),
-            )
+        miss = found.miss(case_id)
+        near = httpx.get(base + miss, headers=headers, timeout=30).headers.get("x-sandbox-near-miss")
+        print(f"(a) hit {case_id}\n(c') miss {miss}\n     near miss {near}", flush=True)
+        # (name, URL, wrk script, pid whose CPU time is read: None for the multi-process servers)
+        sandbox_pid, bare_pid = sandbox_process.pid, bare_process.pid
+        scenarios: list[tuple[str, str, str | None, int | None]] = [
+            ("(a) case hit, civility", base + hit, None, sandbox_pid),
+            ("(a') hit, every query new", base + hit, script.name, sandbox_pid),
+            ("(b) Entreprise fallback", base + found.fallback, None, sandbox_pid),
+            ("(c') miss, every query new", base + miss, script.name, sandbox_pid),
+            ("(c) bare Starlette", bare_base + hit, None, bare_pid),
         ]
-        scenarios.append(("(c) bare Starlette", bare_process.pid, bare_base + hit.target, None))
-        # Scenarios alternate, round after round (reversed every other round), so that a slow moment
-        # of the machine touches them all.
+        if args.compare_metrics:
+            off_process, off_base = stack.enter_context(server([*serve, "--no-metrics"]))
+            wait_until_answering(off_base + "/__sandbox/status", time.monotonic() + 60)
+            scenarios += [
+                (f"no metrics {name}", off_base + url.removeprefix(base), lua, off_process.pid)
+                for name, url, lua, _ in scenarios[:3]
+            ]
+        if not args.no_workers:
+            _, base_2 = stack.enter_context(server([*serve, "--workers", "2"]))
+            _, bare_2 = stack.enter_context(server([*baseline, "--workers", "2"]))
+            wait_until_answering(base_2 + "/__sandbox/status", time.monotonic() + 60)
+            wait_until_answering(bare_2 + "/", time.monotonic() + 60)
+            scenarios += [
+                ("(w a') 2 workers, query new", base_2 + hit, script.name, None),
+                ("(w c) 2 workers, bare", bare_2 + hit, None, None),
+            ]
+        if not args.no_prism:
+            document = fixtures / "openapi_files" / "api_particulier.yaml"
+            prism_base = stack.enter_context(prism(document))
+            if prism_base is not None:
+                scenarios.append(("(p) Prism, route of (a)", prism_base + hit, None, None))
+        # Scenarios alternate, round after round, so that a slow moment of the machine touches them all.
         seconds = max(1, args.duration // args.rounds)
-        for index in range(args.rounds):
-            for name, pid, url, lua in scenarios if index % 2 == 0 else reversed(scenarios):
-                used = cpu_seconds(pid)
+        for _ in range(args.rounds):
+            for name, url, lua, pid in scenarios:
+                used = cpu_seconds(pid) if pid else 0.0
                 result = run_wrk(name, url, auth, seconds, args.connections, lua)
-                used = cpu_seconds(pid) - used
+                if pid:
+                    result.cpu_us = (cpu_seconds(pid) - used) / (result.requests_per_s * seconds) * 1e6
                 rounds.setdefault(name, []).append(result)
-                cpu.setdefault(name, []).append(used / max(result.requests_per_s * seconds, 1) * 1e6)
-    results = [_median(name, runs) for name, runs in rounds.items()]
+    results = {name: _median(name, runs) for name, runs in rounds.items()}
 
-    print(f"{'scenario':40} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU µs/req':>11}")
-    for result in results:
-        row = f"{result.name:40} {result.requests_per_s:10.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f}"
-        print(f"{row} {result.errors:7d} {statistics.median(cpu[result.name]):11.1f}")
-    by_name = {result.name: result for result in results}
-    if args.compare_metrics:
-        bare_rate = by_name["(c) bare Starlette"].requests_per_s
-        for name in [r.name for r in results if not r.name.startswith(("no metrics", "(c)"))]:
-            on, off = by_name[name], by_name[f"no metrics {name}"]
-            cpu_on, cpu_off = statistics.median(cpu[name]), statistics.median(cpu[f"no metrics {name}"])
-            print(
-                f"{name:28} ratio to (c): metrics {on.requests_per_s / bare_rate:.3f}, "
-                f"no metrics {off.requests_per_s / bare_rate:.3f}; "
-                f"on/off req/s {on.requests_per_s / off.requests_per_s:.3f}, "
-                f"CPU per request on/off {cpu_on / cpu_off:.3f}"
-            )
-    hit_result, distinct, fallback_result = results[:3]
-    bare = by_name["(c) bare Starlette"]
-    ratio_hit = hit_result.requests_per_s / bare.requests_per_s
-    ratio_distinct = distinct.requests_per_s / bare.requests_per_s
-    ratio_fallback = fallback_result.requests_per_s / bare.requests_per_s
-    print(
-        f"ratio (a)/(c) = {ratio_hit:.2f}   (a')/(c) = {ratio_distinct:.2f}   (b)/(c) = {ratio_fallback:.2f}"
-        f"   serve args: {args.serve_args}"
-    )
-    if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {"results": [asdict(r) for r in results], "ratio_hit": ratio_hit, "ratio_fallback": ratio_fallback}
-            )
+    print(f"{'scenario':30} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU µs/req':>11}")
+    for result in results.values():
+        row = f"{result.name:30} {result.requests_per_s:10.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f}"
+        print(f"{row} {result.errors:7d} {result.cpu_us:11.1f}")
+    bare = results["(c) bare Starlette"]
+    ratios = {
+        name.split(" ", 1)[0] + "/(c)": result.requests_per_s / bare.requests_per_s
+        for name, result in results.items()
+        if name.startswith(("(a", "(b", "(c')"))
+    }
+    ratios["p99 (a')/(c)"] = results["(a') hit, every query new"].p99_ms / bare.p99_ms
+    if "(w c) 2 workers, bare" in results:
+        workers = results["(w a') 2 workers, query new"].requests_per_s
+        ratios["(w a')/(w c)"] = workers / results["(w c) 2 workers, bare"].requests_per_s
+    if "(p) Prism, route of (a)" in results:
+        ratios["(a)/(p)"] = (
+            results["(a) case hit, civility"].requests_per_s / results["(p) Prism, route of (a)"].requests_per_s
         )
+    print("   ".join(f"{name} = {value:.2f}" for name, value in ratios.items()) + f"   serve args: {args.serve_args}")
+    # The same ratios from the servers' CPU time per request: what a loaded machine disturbs least.
+    cpu = {
+        name.split(" ", 1)[0] + "/(c) CPU": bare.cpu_us / result.cpu_us
+        for name, result in results.items()
+        if name.startswith(("(a", "(b", "(c')")) and result.cpu_us == result.cpu_us
+    }
+    ratios.update(cpu)
+    print("   ".join(f"{name} = {value:.2f}" for name, value in cpu.items()))
+    if args.compare_metrics:
+        for name in [name for name in results if name.startswith(("(a", "(b"))]:
+            on, off = results[name], results[f"no metrics {name}"]
+            ratios[f"metrics on/off req/s {name.split(' ', 1)[0]}"] = on.requests_per_s / off.requests_per_s
+            ratios[f"metrics on/off CPU {name.split(' ', 1)[0]}"] = on.cpu_us / off.cpu_us
+            print(
+                f"{name:30} metrics on/off: req/s {on.requests_per_s / off.requests_per_s:.3f}, "
+                f"CPU per request {on.cpu_us / off.cpu_us:.3f}"
+            )
+    started = {} if args.no_start_up else start_up(fixtures, args.start_up_runs)
+    if started:
+        print(
+            f"start-up (median of {args.start_up_runs}): cold {started['cold_s']:.2f} s, "
+            f"cached {started['cached_s']:.2f} s, RSS {started['rss_mb']:.0f} MB"
+        )
+    if args.json:
+        report = {"results": [asdict(r) for r in results.values()], "ratios": ratios, "start_up": started}
+        Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
 
 

@@ -5,7 +5,7 @@
 The earlier commit is exported with `git archive` into a temporary folder and run from there
 (its own code, this virtualenv's libraries). Both sandboxes and the bare Starlette baseline
 serve at once; the scenarios of `scripts/bench.py` ((a) hit, (a') hit with a new query string
-on every request, (b) Entreprise fallback) run against each sandbox, alternating round after
+on every request, (b) Entreprise fallback, (c') Particulier miss) run against each sandbox, alternating round after
 round (reversed every other round), so that machine noise touches both trees alike. The report
 gives the medians, the ratios to the baseline, after/before, and the server CPU time per
 request (from /proc), which load on the machine disturbs less than req/s.
@@ -24,15 +24,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 from _processes import ROOT, free_port, wait_until_answering
-from bench import CIVILITY_OPERATION, DISTINCT_QUERIES, ENTREPRISE_OPERATION, luhn_ok, run_wrk
+from _scenarios import targets
+from bench import DISTINCT_QUERIES, run_wrk
 
-from sandbox import MatchMode, build_snapshot, case_request
-
-SCENARIOS = ("(a)", "(a')", "(b)")
+SCENARIOS = ("(a)", "(a')", "(b)", "(c')")
 
 
 @contextmanager
@@ -75,13 +73,8 @@ def main() -> int:
         print("bench_compare: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
     fixtures = Path(args.fixtures).resolve()
-    token = (fixtures / "tokens" / "default").read_text().strip()
-    snapshot = build_snapshot(fixtures, MatchMode.DOCUMENTED)
-    table, entreprise = snapshot.tables[CIVILITY_OPERATION], snapshot.tables[ENTREPRISE_OPERATION]
-    documented = {str(c.params.get("siren")) for c in entreprise.cases}
-    siren = next(s for s in (f"{n:09d}" for n in range(100000000, 100100000)) if luhn_ok(s) and s not in documented)
-    tracking = urlencode({"recipient": "13002526500013", "context": "bench", "object": "bench"})
-    fallback = entreprise.operation.path.replace("{siren}", siren) + "?" + tracking
+    found = targets(fixtures)
+    token, fallback = found.token, found.fallback
     auth = [f"Authorization: Bearer {token}"]
     serve = ["-m", "sandbox", "serve", "--fixtures", str(fixtures), "--port", "{port}", "--log-level", "warning"]
     serve += ["--no-rate-limit", *args.serve_args]
@@ -100,21 +93,22 @@ def main() -> int:
         for _, base in servers.values():
             wait_until_answering(base + "/api/ping", deadline)
         wait_until_answering(bare + "/", deadline)
-        for case in (c for c in table.cases if c.status == 200):
-            hit = case_request(table.operation, case, token)
-            answer = httpx.get(servers["after"][1] + hit.target, headers={"Authorization": f"Bearer {token}"})
-            if answer.headers.get("x-sandbox-case") == case.id:
+        for case_id, hit in found.candidates:
+            answer = httpx.get(servers["after"][1] + hit, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            if answer.headers.get("x-sandbox-case") == case_id:
                 break
+        miss = found.miss(case_id)
         runs: list[tuple[str, int, str, str | None]] = [
             (f"{label} {scenario}", pid, base + target, lua)
             for label, (pid, base) in servers.items()
             for scenario, target, lua in (
-                ("(a)", hit.target, None),
-                ("(a')", hit.target, script.name),
+                ("(a)", hit, None),
+                ("(a')", hit, script.name),
                 ("(b)", fallback, None),
+                ("(c')", miss, script.name),
             )
         ]
-        runs.append(("(c) bare", bare_pid, bare + hit.target, None))
+        runs.append(("(c) bare", bare_pid, bare + hit, None))
         rates: dict[str, list[float]] = {}
         cpu: dict[str, list[float]] = {}
         for index in range(args.rounds):

@@ -103,11 +103,12 @@ class OperationTable:
     # documented mode: the real staging's key and index, tried on a miss, so that every request
     # that reaches a case on the real staging reaches it here too (None in staging mode)
     staging: tuple[KeyBuilder, Mapping[str, Prepared]] | None = None
+    # True when a lookup reads the token, the request id or the route version (worked out once)
+    needs_facts: bool = field(init=False)
 
-    @property
-    def needs_facts(self) -> bool:
-        """True when a lookup reads the token, the request id or the route version."""
-        return self.keys.needs_facts or (self.staging is not None and self.staging[0].needs_facts)
+    def __post_init__(self) -> None:
+        facts = self.keys.needs_facts or (self.staging is not None and self.staging[0].needs_facts)
+        object.__setattr__(self, "needs_facts", facts)
 
     def look_up(self, params: Params, facts: RequestFacts = NO_FACTS) -> Prepared | None:
         """The case these parameters reach, or None (the caller answers the fallback).

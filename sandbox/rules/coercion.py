@@ -81,6 +81,8 @@ def ruby_to_i(value: Any) -> int:
         return 0
     if isinstance(value, int):
         return value
+    if type(value) is str and len(value) <= MAX_DIGITS and value.isascii() and value.isdigit():
+        return int(value)  # the common case: digits only, read exactly
     text = as_text(value)
     if text is None:
         return 0
@@ -92,6 +94,8 @@ def ruby_integer(value: Any) -> int | None:
     """Ruby `Integer(value, 10)`: the whole text must be an integer, else `None`."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
+    if type(value) is str and len(value) <= MAX_DIGITS and value.isascii() and value.isdigit():
+        return int(value)  # the common case: digits only, read exactly
     text = value if isinstance(value, str) else None
     match = _RUBY_INTEGER.fullmatch(text) if text is not None else None
     return None if match is None else bounded_int(match.group(1))

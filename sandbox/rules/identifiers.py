@@ -13,6 +13,7 @@ Where siade anchors with `\\A…\\z` we match the whole value; where it uses `^�
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from sandbox.rules.coercion import as_text
 
@@ -53,7 +54,19 @@ _UUID = re.compile(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}", re.IGNORECASE
 def luhn_valid(digits: object) -> bool:
     """Luhn checksum ≡ 0 (mod 10): from the right, every second digit is doubled (minus 9 above 9)."""
     text = as_text(digits)
-    if not text or not _DIGITS.fullmatch(text):
+    if not text:
+        return False
+    # the same recipients and SIRENs come back on every request: short ones are remembered (bounded)
+    return _remembered_luhn(text) if len(text) <= 32 else _luhn(text)
+
+
+@lru_cache(maxsize=4096)
+def _remembered_luhn(text: str) -> bool:
+    return _luhn(text)
+
+
+def _luhn(text: str) -> bool:
+    if not _DIGITS.fullmatch(text):
         return False
     total = 0
     for position, char in enumerate(reversed(text)):

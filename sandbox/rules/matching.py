@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote_plus, unquote_plus, unquote_to_bytes
 
 import yaml
 
@@ -88,11 +88,18 @@ def _entry(key: str, value: Any) -> str:
     """One top-level entry of `to_query`, value lower-cased."""
     if isinstance(value, str):
         return _string_entry(key, value)
+    if type(value) is int:  # a staging key's number (`kind: int`): the same text as its digits
+        return _string_entry(key, str(value))
     return "&".join(_entries(lower_strings(value), key))
 
 
+# The names of a key entry are the operation's (declared, documented or from a lookup rule), never
+# a client's: an entry is remembered when its value is short, under this bound on the name too.
+CACHED_NAME_CHARS = 64
+
+
 def _string_entry(key: str, value: str) -> str:
-    if len(key) + len(value) <= CACHED_CHARS:
+    if len(value) <= CACHED_CHARS and len(key) <= CACHED_NAME_CHARS:
         return _cached_string_entry(key, value)
     return _escape(key) + "=" + _escape(value.lower())
 
@@ -164,6 +171,16 @@ def parse_query(query_string: bytes | str) -> Params:
         else:
             params[name] = value
     return params
+
+
+def may_name_token(query_string: bytes) -> bool:
+    """False when no parameter of the query string can be `token` (so it need not be parsed for one).
+
+    An escape never spans a `&` or a `=`, so a name that decodes to `token` leaves `token` in the
+    whole query string decoded at once."""
+    if b"token" in query_string:
+        return True
+    return b"%" in query_string and b"token" in unquote_to_bytes(query_string)
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,6 +397,8 @@ class Unmatchable(Exception):
 
 
 def _value(spec: KeySpec, params: Mapping[str, Any], facts: RequestFacts) -> Any:
+    if spec.source == "param" and spec.kind == "string" and spec.default is None:
+        return params.get(spec.param)  # the common key: the parameter as sent
     if spec.source == "token_uid":
         return facts.token_uid
     if spec.source == "token_jti":
@@ -418,7 +437,7 @@ def staging_mapping(variant: LookupVariant, params: Mapping[str, Any], facts: Re
             if to_s(params.get(name)).lower() != expected:
                 built[spec.key] = None
                 continue
-        if any(built.get(required) is None for required in spec.requires):
+        if spec.requires and any(built.get(required) is None for required in spec.requires):
             built[spec.key] = None
             continue
         built[spec.key] = _value(spec, params, facts)
@@ -435,6 +454,11 @@ class KeyBuilder:
     rule: LookupRule
     # documented mode: the parameter names that take part in the key
     names: frozenset[str]
+    # True when a key reads the token, the request id or the route version (worked out once)
+    needs_facts: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "needs_facts", self.mode is MatchMode.STAGING and self.rule.reads_request_facts)
 
     @classmethod
     def for_operation(
@@ -445,10 +469,6 @@ class KeyBuilder:
         documented = {strip_brackets(n) for n in case_names} - TRACKING_PARAMETERS
         return cls(mode=mode, rule=rule, names=frozenset(declared | documented))
 
-    @property
-    def needs_facts(self) -> bool:
-        return self.mode is MatchMode.STAGING and self.rule.reads_request_facts
-
     def request_key(self, params: Mapping[str, Any], facts: RequestFacts) -> str:
         """Raises `Unmatchable` when no case can ever match this request."""
         if self.mode is MatchMode.DOCUMENTED:
@@ -458,7 +478,11 @@ class KeyBuilder:
             parts.sort()
             return "&".join(parts)
         variant = self.rule.variant_for(params)
-        return canonical_key(staging_mapping(variant, params, facts), drop_blank=False)
+        # One pass, same result as canonical_key(staging_mapping(...), drop_blank=False).
+        mapping = staging_mapping(variant, params, facts)
+        parts = [_entry(name, value) for name, value in mapping.items() if not is_empty_container(value)]
+        parts.sort()
+        return "&".join(parts)
 
     def case_key(self, case_params: Mapping[str, Any]) -> str:
         if self.mode is MatchMode.DOCUMENTED:

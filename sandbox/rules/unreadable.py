@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 # Rails' `Mime::Type::MIME_REGEXP` (actionpack 8) over a media type without parameters (Rails
@@ -79,10 +80,61 @@ def _decoded(raw: bytes) -> str | None:
         return None
 
 
+# A `%` that is not an escape of an ASCII byte: the query string may hold a bad escape or bytes
+# that are not UTF-8 once decoded, which the full check finds (in order, with its message).
+_NOT_ASCII_ESCAPE = re.compile(rb"%(?![0-7][0-9A-Fa-f])")
+
+
+@lru_cache(maxsize=1024)
+def _ascii_name(raw: bytes) -> bytes:
+    return unquote_to_bytes(raw.replace(b"+", b" "))
+
+
+def _array_after_scalar(query_string: bytes) -> str | None:
+    """The full check's answer for a query string whose escapes all decode to ASCII: only a name
+    sent as a scalar, then as an array (`k=…&k[]=…`), can go wrong."""
+    scalars: set[bytes] = set()
+    for piece in query_string.split(b"&"):
+        name = piece.partition(b"=")[0]
+        if b"%" in name or b"+" in name:
+            name = _ascii_name(name) if len(name) <= 64 else unquote_to_bytes(name.replace(b"+", b" "))
+        if name.endswith(b"[]"):
+            if name[:-2] in scalars:
+                key = name[:-2].decode("ascii")
+                return f"Invalid query parameters: expected Array (got String) for param `{key}'"
+        else:
+            scalars.add(name)
+    return None
+
+
+# Query strings come back byte for byte (an integrator's suite repeats its requests): the verdict
+# on the short ones is remembered, 1 024 of at most 512 bytes (about 1 MiB, whatever clients send).
+REMEMBERED_QUERY_BYTES = 512
+
+
 def query_problem(query_string: bytes) -> str | None:
     """Rails' message when Rack cannot parse the query string (`Invalid query parameters: …`), or None."""
-    if query_string.isascii() and b"%" not in query_string and b"[]" not in query_string:
-        return None  # the common case: nothing to decode, no array
+    if len(query_string) <= REMEMBERED_QUERY_BYTES:
+        return _remembered_query_problem(query_string)
+    return _query_problem(query_string)
+
+
+@lru_cache(maxsize=1024)
+def _remembered_query_problem(query_string: bytes) -> str | None:
+    return _query_problem(query_string)
+
+
+def _query_problem(query_string: bytes) -> str | None:
+    if query_string.isascii():
+        if b"%" not in query_string and b"[]" not in query_string:
+            return None  # the common case: nothing to decode, no array
+        if _NOT_ASCII_ESCAPE.search(query_string) is None:
+            return _array_after_scalar(query_string)  # `prenoms%5B%5D=…`: names to decode, nothing else
+    return full_query_problem(query_string)
+
+
+def full_query_problem(query_string: bytes) -> str | None:
+    """`query_problem`, every piece decoded and checked in order (what the shortcuts must agree with)."""
     scalars: set[str] = set()
     for piece in query_string.split(b"&"):
         name, _, value = piece.partition(b"=")

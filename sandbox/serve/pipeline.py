@@ -31,7 +31,7 @@ from sandbox.rules.errors import france_connect_malformed_token, france_connect_
 from sandbox.rules.franceconnect import DEFAULT_MAPPING, civility_parameters
 from sandbox.rules.gone import gone_route
 from sandbox.rules.identifiers import request_id_of
-from sandbox.rules.matching import NO_FACTS, Params, RequestFacts, parse_query
+from sandbox.rules.matching import NO_FACTS, Params, RequestFacts, may_name_token, parse_query
 from sandbox.rules.operations import Api, Operation
 from sandbox.rules.routing import RouteMatch, api_of_host
 from sandbox.rules.tokens import (
@@ -176,10 +176,10 @@ _Outcome = tuple[Prepared | None, Prepared | None]
 
 def with_near_miss(table: OperationTable, params: Params) -> Prepared:
     """The fallback, naming the closest case in `X-Sandbox-Near-Miss` (details: /__sandbox/explain)."""
-    closest = table.near.nearest(table.keys.documented_mapping(params), limit=1, skip_not_found=True)
-    if not closest:
+    closest = table.near.closest(table.keys.documented_mapping(params), skip_not_found=True)
+    if closest is None:
         return table.fallback
-    return table.fallback.naming_near_miss(closest[0].case.id)
+    return table.fallback.naming_near_miss(closest.id)
 
 
 @dataclass(slots=True)
@@ -326,9 +326,9 @@ class _Exchange:
         return None, user, raw
 
     def _token_sources(self) -> TokenSources:
-        # the query is parsed only when it may name a token (`token=`, or an encoded name)
+        # the query is parsed only when it may name a token (`token=`, or a name that decodes to it)
         query_string = self.request.query_string
-        query = self.query if b"token" in query_string or b"%" in query_string else {}
+        query = self.query if may_name_token(query_string) else {}
         return TokenSources.of_request(self.request.headers, query)
 
     def _rate_limit(self) -> Prepared | None:
