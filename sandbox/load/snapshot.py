@@ -96,8 +96,6 @@ class OperationTable:
     # query parameters the operation declares (FranceConnect routes read only these from the query)
     declared: frozenset[str]
     maintenance: tuple[Window, ...]
-    # the cases indexed by value, for the near-miss scoring of a fallback (bounded work)
-    near: NearIndex
     # the throttles that count the operation, with this revision's limits (`data/throttle.yml`)
     throttles: tuple[Throttle, ...]
     # documented mode: the real staging's key and index, tried on a miss, so that every request
@@ -105,10 +103,21 @@ class OperationTable:
     staging: tuple[KeyBuilder, Mapping[str, Prepared]] | None = None
     # True when a lookup reads the token, the request id or the route version (worked out once)
     needs_facts: bool = field(init=False)
+    # the near-miss index, built on the operation's first miss (a start-up spends nothing on
+    # operations that never miss); building it twice in a race gives equal indexes
+    _near: list[NearIndex] = field(init=False, default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         facts = self.keys.needs_facts or (self.staging is not None and self.staging[0].needs_facts)
         object.__setattr__(self, "needs_facts", facts)
+
+    @property
+    def near(self) -> NearIndex:
+        """The cases indexed by value, for the near-miss scoring of a fallback (bounded work)."""
+        built = self._near
+        if not built:
+            built.append(NearIndex.build(self.cases))
+        return built[0]
 
     def look_up(self, params: Params, facts: RequestFacts = NO_FACTS) -> Prepared | None:
         """The case these parameters reach, or None (the caller answers the fallback).
@@ -349,7 +358,6 @@ def build_snapshot(
             identity=book.identity_mapping(operation_id) if book.accepts_france_connect(operation_id) else None,
             declared=frozenset(p.key for p in operation.lookup_parameters() if p.location == "query"),
             maintenance=windows_for(operation_id),
-            near=NearIndex.build(cases),
             throttles=throttles.for_operation(operation_id),
             staging=staging,
         )

@@ -21,18 +21,17 @@ journal) and `sandbox.web.operation_view` (one operation), in words from `sandbo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import jinja2
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
 from sandbox.load.handed_token import handed_token
 from sandbox.load.repository import NOT_FOUND_FILE
@@ -61,6 +60,9 @@ from sandbox.web.views import (
 )
 
 if TYPE_CHECKING:  # app.py imports this module to wire the routes
+    import jinja2
+    from starlette.templating import Jinja2Templates
+
     from sandbox.serve.app import SandboxApp
 
 __all__ = [
@@ -109,6 +111,8 @@ def _static_version() -> str:
 
 
 def _environment() -> jinja2.Environment:
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,
@@ -126,8 +130,14 @@ class Catalogue:
     def __init__(self, app: SandboxApp, lint: LintCache | None = None) -> None:
         self.app = app
         self.lint = lint or LintCache()
-        self.templates = Jinja2Templates(env=_environment())
         self._first: tuple[Snapshot, FirstRequest | None] | None = None
+
+    @functools.cached_property
+    def templates(self) -> Jinja2Templates:
+        """Made on the first page: jinja2 costs `sandbox serve` ~20 ms of start-up, and an API never needs it."""
+        from starlette.templating import Jinja2Templates
+
+        return Jinja2Templates(env=_environment())
 
     # -- shared -----------------------------------------------------------------------------
 
