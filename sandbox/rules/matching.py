@@ -14,6 +14,7 @@ Per-operation differences are data (`LookupRule`), never branches on operation i
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -180,7 +181,12 @@ def may_name_token(query_string: bytes) -> bool:
     whole query string decoded at once."""
     if b"token" in query_string:
         return True
-    return b"%" in query_string and b"token" in unquote_to_bytes(query_string)
+    # An escape decodes to one byte: without an escape of t, o, k, e or n, every letter of a
+    # decoded `token` was written as is, and the test above found it (`prenoms%5B%5D` is not decoded).
+    return _TOKEN_LETTER_ESCAPE.search(query_string) is not None and b"token" in unquote_to_bytes(query_string)
+
+
+_TOKEN_LETTER_ESCAPE = re.compile(rb"%(?:74|6[5bBeEfF])")
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from sandbox.serve.access import AdminPolicy
 from sandbox.serve.delivery import deliver
 from sandbox.serve.journal import PATH_CHARS, QUERY_CHARS, Entry, Journal, journal_text
 from sandbox.serve.metrics import RequestMetrics
-from sandbox.serve.pipeline import IncomingRequest, Services, answer
+from sandbox.serve.pipeline import IncomingRequest, Services, answer, read_headers
 from sandbox.serve.prefer_header import NO_PREFERENCES
 from sandbox.serve.request_limits import NOSNIFF, announced_too_large, body_too_large, oversize, read_body
 from sandbox.serve.request_log import log_request, request_id
@@ -99,7 +99,7 @@ class SandboxApp:
             else:
                 await self.own(scope, receive, _with_headers(send, own_headers))
             return
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        headers = read_headers(scope["headers"])
         body = await self._body(scope, receive, headers.get("content-type"))
         if body is None:
             too_large = body_too_large(self.services.limits.max_body_bytes)
