@@ -22,6 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from sandbox.load.collection import collection_paused
 from sandbox.load.near_miss import NearIndex
 from sandbox.load.openapi import generate_example, operations_from_documents
 from sandbox.load.repository import (
@@ -284,6 +285,7 @@ def content_revision(content: RepositoryContent) -> str:
     return f"content-{hashlib.sha256(listing.encode()).hexdigest()[:12]}"
 
 
+@collection_paused
 def build_snapshot(
     root: str | Path | Sequence[str | Path],
     mode: MatchMode = MatchMode.DOCUMENTED,
