@@ -2,12 +2,17 @@
 
     .venv/bin/python scripts/cold_start.py [--fixtures PATH] [--runs N]
 
-Targets (issue "Foundation"): ≤ 2 s and ≤ 150 MB on siade_staging_data.
+Targets on siade_staging_data (issue 16): ≤ 0.8 s with an empty cache folder, ≤ 0.35 s with a
+filled one (the parsed OpenAPI documents), RSS ≤ 100 MB. The package's bytecode is compiled first,
+as an installed package has it: with PYTHONDONTWRITEBYTECODE set (some CI and sandboxed shells),
+every start would otherwise compile the sources again, ~0.3 s that a deployment never pays.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
+import os
 import statistics
 import sys
 import tempfile
@@ -25,9 +30,10 @@ def main() -> int:
         choices=["cold", "warm"],
         default="cold",
         help="cold: an empty cache folder for every run (OpenAPI documents parsed); "
-        "warm: one run fills the cache first (target <= 1 s)",
+        "warm: one run fills the cache first (target <= 0.35 s)",
     )
     args = parser.parse_args()
+    compile_bytecode()
     starts, memories = [], []
     with tempfile.TemporaryDirectory() as cache:
         if args.cache == "warm":
@@ -38,11 +44,16 @@ def main() -> int:
             starts.append(start)
             memories.append(memory)
             print(f"run {run + 1}: cold start {start:.2f} s, RSS {memory:.0f} MB", flush=True)
-    target = 1 if args.cache == "warm" else 2
+    target = 0.35 if args.cache == "warm" else 0.8
     median, worst = statistics.median(starts), max(starts)
     print(f"cold start ({args.cache} cache) median {median:.2f} s (max {worst:.2f} s); target <= {target} s")
-    print(f"RSS after load median {statistics.median(memories):.0f} MB (max {max(memories):.0f} MB); target <= 150 MB")
+    print(f"RSS after load median {statistics.median(memories):.0f} MB (max {max(memories):.0f} MB); target <= 100 MB")
     return 0
+
+
+def compile_bytecode() -> None:
+    """The package's bytecode, written once (beside the sources, in `__pycache__`) as `pip install` does."""
+    compileall.compile_dir(os.path.join(ROOT, "sandbox"), quiet=1)
 
 
 def measure(fixtures: str, cache: str) -> tuple[float, float]:
