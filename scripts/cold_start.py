@@ -34,7 +34,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     compile_bytecode()
-    starts, memories = [], []
+    starts, memories, cpus = [], [], []
     with tempfile.TemporaryDirectory() as cache:
         if args.cache == "warm":
             measure(args.fixtures, cache)
@@ -43,10 +43,13 @@ def main() -> int:
             start, memory = measure(args.fixtures, folder)
             starts.append(start)
             memories.append(memory)
-            print(f"run {run + 1}: cold start {start:.2f} s, RSS {memory:.0f} MB", flush=True)
+            cpus.append(LAST_CPU_S[0])
+            print(f"run {run + 1}: cold start {start:.2f} s (CPU {cpus[-1]:.2f} s), RSS {memory:.0f} MB", flush=True)
     target = 0.35 if args.cache == "warm" else 0.8
     median, worst = statistics.median(starts), max(starts)
     print(f"cold start ({args.cache} cache) median {median:.2f} s (max {worst:.2f} s); target <= {target} s")
+    cpu = statistics.median(cpus)
+    print(f"the server's CPU time until then: median {cpu:.2f} s (load on the machine stretches wall time)")
     print(f"RSS after load median {statistics.median(memories):.0f} MB (max {max(memories):.0f} MB); target <= 100 MB")
     return 0
 
@@ -56,14 +59,25 @@ def compile_bytecode() -> None:
     compileall.compile_dir(os.path.join(ROOT, "sandbox"), quiet=1)
 
 
+# The CPU time (user + system) of the server process when it first answered, of the last `measure`.
+LAST_CPU_S = [float("nan")]
+
+
 def measure(fixtures: str, cache: str) -> tuple[float, float]:
-    """Process start → first answered request, and the resident memory then."""
+    """Process start → first answered request, and the resident memory then (its CPU time: LAST_CPU_S)."""
     started = time.monotonic()
     command = ["-m", "sandbox", "serve", "--fixtures", fixtures, "--port", "{port}", "--log-level", "warning"]
     command += ["--cache-dir", cache, "--no-watch"]
     with server(command) as (process, base):
         first = wait_until_answering(f"{base}/v3/ping", started + 30)
+        LAST_CPU_S[0] = cpu_s(process.pid)
         return first - started, rss_mb(process.pid)
+
+
+def cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
