@@ -12,7 +12,7 @@ AXE_VERSION := 4.14.1
 AXE_JS      := $(VENV)/axe/node_modules/axe-core/axe.min.js
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint types unit bench fuzz abuse clean
+.PHONY: run test lint types unit bench fuzz abuse mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,5 +59,19 @@ fuzz: $(FUZZ_STAMP)
 abuse: $(STAMP)
 	$(BIN)/python scripts/abuse.py
 
+# Not part of `make test`: mutmut over the request-path modules ([tool.mutmut] in pyproject.toml)
+# against the fast in-process tests, two workers, then the per-module table (docs/mutation.md).
+# One module at a time: make mutation MUTANTS='sandbox.serve.pipeline*'
+MUTMUT_STAMP := $(VENV)/.mutmut-stamp
+MUTANTS ?=
+$(MUTMUT_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet 'mutmut>=3.3,<4'
+	touch $(MUTMUT_STAMP)
+
+mutation: $(MUTMUT_STAMP)
+	rm -rf mutants
+	timeout 1800 $(BIN)/mutmut run --max-children 2 $(MUTANTS) > mutation.log 2>&1 || { tail -20 mutation.log; exit 1; }
+	$(BIN)/python scripts/mutation_summary.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache mutants mutation.log
