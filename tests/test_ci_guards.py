@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-SKIPPING = '''
+SKIPPING = """
 import pytest
 
 def test_needs_the_corpus() -> None:
@@ -20,15 +20,15 @@ def test_needs_chromium() -> None:
 
 def test_skipped_for_another_reason() -> None:
     pytest.skip("not on this platform")
-'''
-MODULE_SKIP = '''
+"""
+MODULE_SKIP = """
 import pytest
 
 pytest.skip("the playwright Python package is missing (pip install playwright)", allow_module_level=True)
 
 def test_never_collected() -> None:
     pass
-'''
+"""
 
 
 def _pytest(tmp_path: Path, *, ci: bool, shared: Path | None = None) -> subprocess.CompletedProcess[str]:
