@@ -280,7 +280,7 @@ def test_home_shows_sync_health_and_the_last_reload_failure(tmp_path: Path) -> N
     broken.write_text("params:\n  identifiant: [1\nstatus: 200\n")
     attempt = app.syncer.reload("test")
     assert attempt.outcome == "refused"
-    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base) as client:
+    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base, timeout=30.0) as client:
         page = parse(client.get("/?lang=en").text)
     text = page.find("main").text
     assert "Polling every" in text and "Source health" in text
@@ -339,7 +339,7 @@ def test_lint_status_is_a_dash_when_the_lint_is_not_available(monkeypatch: pytes
 
     monkeypatch.setattr(sandbox.tools.lint, "lint_repository", broken)
     app = embedded_app()
-    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base) as client:
+    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base, timeout=30.0) as client:
         page = parse(client.get("/ui/operations?lang=en").text)
         operation = parse(client.get("/ui/operations/api_entreprise_v3_insee_unites_legales?lang=en").text)
     lint_cells = {row.find_all("td")[5].text for row in page.find_all("tr", data_search=True)}
@@ -488,7 +488,7 @@ def test_path_parameters_and_the_v2_header_in_try_it(shared: tuple[SandboxApp, h
 def test_cases_are_escaped_and_the_curl_follows_the_host(tmp_path: Path) -> None:
     root = tiny_repository.build(tmp_path / "tiny")
     app = create_app(build_snapshot(root), Services())
-    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base) as client:
+    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base, timeout=30.0) as client:
         response = client.get("/ui/operations/api_entreprise_v3_demo_unites_legales")
         proxied = client.get(
             "/ui/operations/api_entreprise_v3_demo_unites_legales", headers={"host": "sandbox.example.test:8443"}
@@ -621,7 +621,7 @@ def test_every_label_has_both_languages_and_every_used_label_exists() -> None:
 
 def test_pages_read_the_snapshot_being_served(tmp_path: Path) -> None:
     app = embedded_app()
-    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base) as client:
+    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base, timeout=30.0) as client:
         assert "api_entreprise_v3_demo_unites_legales" not in client.get("/ui/operations").text
         app.holder.swap(build_snapshot(tiny_repository.build(tmp_path / "tiny")))
         page = parse(client.get("/ui/operations").text)

@@ -37,7 +37,7 @@ JSON_API_BARE = "application/vnd.api+json"  # what a v3 controller writes itself
 @pytest.fixture(scope="module")
 def client() -> Iterator[httpx.Client]:
     snapshot = build_snapshot(ROOT, secrets=[SECRET])
-    with serve_in_thread(create_app(snapshot)) as base_url, httpx.Client(base_url=base_url) as http:
+    with serve_in_thread(create_app(snapshot)) as base_url, httpx.Client(base_url=base_url, timeout=30.0) as http:
         yield http
 
 
@@ -391,7 +391,10 @@ def test_rate_limit_429_with_headers() -> None:
     clock = FakeClock(1_800_000_000.25)
     snapshot = build_snapshot(ROOT, secrets=[SECRET])
     services = Services(limiter=RateLimiter(snapshot.throttles, clock=clock), clock=clock)
-    with serve_in_thread(create_app(snapshot, services)) as base_url, httpx.Client(base_url=base_url) as http:
+    with (
+        serve_in_thread(create_app(snapshot, services)) as base_url,
+        httpx.Client(base_url=base_url, timeout=30.0) as http,
+    ):
         params = {"recipient": "13002526500013", "ine": "1234567890A"}
         answers = [http.get(INE, params=params, headers=bearer()) for _ in range(21)]
         assert [a.status_code for a in answers[:20]] == [answers[0].status_code] * 20
@@ -427,7 +430,7 @@ def test_maintenance_windows_apply_only_when_asked() -> None:
     for maintenance, expected in ((False, None), (True, 503)):
         services = Services(maintenance=maintenance, clock=clock, fixed_today=datetime.date(2026, 11, 27))
         with serve_in_thread(create_app(snapshot, services)) as base_url:
-            response = httpx.get(base_url + path, params=TRACKING, headers=bearer())
+            response = httpx.get(base_url + path, params=TRACKING, headers=bearer(), timeout=30.0)
         if expected is None:
             assert response.status_code != 503
             continue

@@ -155,7 +155,7 @@ def _france_connect_replay(
     """A FranceConnect request: the token, the recipient, and the declared query parameters of the case."""
     request = france_connect_request(path, token)
     params = httpx.QueryParams([*request.query, *(query or [])])
-    response = httpx.get(base_url + request.path, params=params, headers=dict(request.headers))
+    response = httpx.get(base_url + request.path, params=params, headers=dict(request.headers), timeout=30.0)
     return (
         response.status_code,
         response.json(),
