@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from collections.abc import Iterator
@@ -12,6 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SANDBOX_SHARED") or ROOT.parent / "shared")
 SHARED_FIXTURES = SHARED / "fixtures"
 CORPORA = ("siade_staging_data", "apistration_mocks")
+# The day the tests run on wherever a rule reads the date (year windows, ages, maintenance): the suite
+# passes whatever the real date (check: faketime '2028-06-01 00:00:00' make unit). Only
+# tests/test_embedded.py reads the real date, to warn a year before an embedded case rots.
+PINNED_TODAY = datetime.date(2026, 4, 28)
 # CI has ../shared and Chromium: there a test skipped for want of them is a failure, not a skip.
 IN_CI = bool(os.environ.get("CI"))
 _MISSING_ENVIRONMENT = re.compile(
