@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -75,23 +75,28 @@ def _must_run(report: pytest.CollectReport | pytest.TestReport) -> str | None:
 _SKIPPED_MODULES: list[str] = []
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     reason = _must_run(report)
     if reason is not None:
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where it must run: {reason}"
+    return report
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
     """A whole module skipped in CI fails the run at its end (a collection error would stop the others)."""
-    outcome = yield
-    reason = _must_run(outcome.get_result())
+    report = yield
+    reason = _must_run(report)
     if reason is not None:
         _SKIPPED_MODULES.append(f"{collector.nodeid}: skipped in CI, where it must run: {reason}")
+    return report
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
