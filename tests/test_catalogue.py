@@ -27,7 +27,7 @@ from sandbox.tools.reaching import case_request
 from sandbox.web import catalogue, create_app
 from sandbox.web.catalogue import labels
 from tests import tiny_repository
-from tests.conftest import CORPORA, ROOT, corpus_path
+from tests.conftest import CORPORA, PINNED_TODAY, ROOT, corpus_path
 
 TEMPLATES = ROOT / "sandbox" / "web" / "templates"
 
@@ -40,7 +40,7 @@ def servable(app: SandboxApp) -> ASGIApp:
 
 
 def embedded_app() -> SandboxApp:
-    return create_app(build_snapshot(ROOT), Services())
+    return create_app(build_snapshot(ROOT), Services(fixed_today=PINNED_TODAY))  # the embedded QF `annee` ages
 
 
 @pytest.fixture(scope="module")
