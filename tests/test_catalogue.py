@@ -28,7 +28,7 @@ from sandbox.tools.reaching import case_request
 from sandbox.web import catalogue, create_app
 from sandbox.web.catalogue import OUTCOMES, labels
 from tests import tiny_repository
-from tests.conftest import CORPORA, ROOT, corpus_path
+from tests.conftest import CORPORA, PINNED_TODAY, ROOT, corpus_path
 
 TEMPLATES = ROOT / "sandbox" / "web" / "templates"
 
@@ -41,7 +41,7 @@ def servable(app: SandboxApp) -> ASGIApp:
 
 
 def embedded_app() -> SandboxApp:
-    return create_app(build_snapshot(ROOT), Services())
+    return create_app(build_snapshot(ROOT), Services(fixed_today=PINNED_TODAY))  # the embedded QF `annee` ages
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +281,7 @@ def test_home_shows_sync_health_and_the_last_reload_failure(tmp_path: Path) -> N
     broken.write_text("params:\n  identifiant: [1\nstatus: 200\n")
     attempt = app.syncer.reload("test")
     assert attempt.outcome == "refused"
-    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base) as client:
+    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base, timeout=30.0) as client:
         page = parse(client.get("/?lang=en").text)
     text = page.find("main").text
     assert "Polling every" in text and "Source health" in text
@@ -340,7 +340,7 @@ def test_lint_status_is_a_dash_when_the_lint_is_not_available(monkeypatch: pytes
 
     monkeypatch.setattr(sandbox.tools.lint, "lint_repository", broken)
     app = embedded_app()
-    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base) as client:
+    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base, timeout=30.0) as client:
         page = parse(client.get("/ui/operations?lang=en").text)
         operation = parse(client.get("/ui/operations/api_entreprise_v3_insee_unites_legales?lang=en").text)
     lint_cells = {row.find_all("td")[5].text for row in page.find_all("tr", data_search=True)}
@@ -506,7 +506,7 @@ def test_path_parameters_and_the_v2_header_in_try_it(shared: tuple[SandboxApp, h
 def test_cases_are_escaped_and_the_curl_follows_the_host(tmp_path: Path) -> None:
     root = tiny_repository.build(tmp_path / "tiny")
     app = create_app(build_snapshot(root), Services())
-    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base) as client:
+    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base, timeout=30.0) as client:
         response = client.get("/ui/operations/api_entreprise_v3_demo_unites_legales")
         proxied = client.get(
             "/ui/operations/api_entreprise_v3_demo_unites_legales", headers={"host": "sandbox.example.test:8443"}
@@ -654,7 +654,7 @@ def test_every_label_has_both_languages_and_every_used_label_exists() -> None:
 
 def test_pages_read_the_snapshot_being_served(tmp_path: Path) -> None:
     app = embedded_app()
-    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base) as client:
+    with serve_in_thread(servable(app)) as base, httpx.Client(base_url=base, timeout=30.0) as client:
         assert "api_entreprise_v3_demo_unites_legales" not in client.get("/ui/operations").text
         app.holder.swap(build_snapshot(tiny_repository.build(tmp_path / "tiny")))
         page = parse(client.get("/ui/operations").text)

@@ -73,6 +73,7 @@ def test_serve_prints_the_load_summary_and_answers() -> None:
             f"{base}/v3/insee/sirene/unites_legales/775672272",
             params={"recipient": "13002526500013", "context": "test", "object": "test"},
             headers={"Authorization": f"Bearer {token}"},
+            timeout=30.0,
         )
         assert response.status_code == 200
         assert response.headers["x-sandbox-case"].startswith("api_entreprise_v3_insee_unites_legales/")
@@ -88,7 +89,9 @@ def test_serve_reports_rejected_files(tmp_path: Path) -> None:
         assert "files rejected: 1" in output
         assert "payloads/api_particulier_v2_demo/cassé.yaml:2: invalid YAML" in output
         token = mint(DEFAULT_SECRET, [])
-        answer = httpx.get(f"{base}/api/v2/demo", params={"identifiant": "1"}, headers={"X-Api-Key": token})
+        answer = httpx.get(
+            f"{base}/api/v2/demo", params={"identifiant": "1"}, headers={"X-Api-Key": token}, timeout=30.0
+        )
         assert answer.json() == {"statut": "ok"}
 
 

@@ -441,7 +441,7 @@ def test_a_staging_host_answers_one_api_and_the_other_is_skipped() -> None:
     assert skipped and {p.operation_id.split("_")[1] for p in skipped} == {"entreprise"}
     assert skipped[0].skip_reason == "API Entreprise: not served by this API Particulier host"
     validators = ResponseValidators.from_snapshot(snapshot)
-    with serve_in_thread(create_app(snapshot, Services())) as base_url:
+    with serve_in_thread(create_app(snapshot, Services(fixed_today=TODAY))) as base_url:
         results = asyncio.run(contract.replay_all(base_url, planned, validators))
     report = contract.ContractReport(base_url, snapshot.root, results, 0.1, "test")
     counts = report.counts

@@ -41,7 +41,7 @@ def corpus() -> tuple[Snapshot, str]:
 def served(corpus: tuple[Snapshot, str]) -> Iterator[httpx.Client]:
     snapshot, _ = corpus
     app = create_app(snapshot, Services(fixed_today=TODAY))
-    with serve_in_thread(app) as base, httpx.Client(base_url=base) as client:
+    with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=30.0) as client:
         yield client
 
 
@@ -168,7 +168,7 @@ def test_no_token_value_appears_in_the_journal_or_the_logs(tmp_path: Path) -> No
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # ready: 503 while the corpus loads, 200 once it serves
             try:
                 if httpx.get(f"{base}/__sandbox/ready", timeout=1).status_code == 200:
@@ -176,15 +176,18 @@ def test_no_token_value_appears_in_the_journal_or_the_logs(tmp_path: Path) -> No
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        httpx.get(f"{base}/api/v2/demo", params={"identifiant": "1", "token": token})
-        httpx.get(f"{base}/api/v2/demo", params={"identifiant": "1"}, headers={"X-Api-Key": token})
+        httpx.get(f"{base}/api/v2/demo", params={"identifiant": "1", "token": token}, timeout=30.0)
+        httpx.get(f"{base}/api/v2/demo", params={"identifiant": "1"}, headers={"X-Api-Key": token}, timeout=30.0)
         httpx.get(
             f"{base}/v3/demo/identite",
             params={"recipient": "13002526500013"},
             headers={"Authorization": f"Bearer {token}"},
+            timeout=30.0,
         )
-        httpx.get(f"{base}/api/v2/demo", params={"identifiant": token})  # a token pasted in the wrong place
-        journal = httpx.get(f"{base}/__sandbox/requests").text
+        httpx.get(
+            f"{base}/api/v2/demo", params={"identifiant": token}, timeout=30.0
+        )  # a token pasted in the wrong place
+        journal = httpx.get(f"{base}/__sandbox/requests", timeout=30.0).text
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)
@@ -197,7 +200,7 @@ def test_journal_filters_by_outcome_and_operation(tmp_path: Path) -> None:
     secret = "journal-filter-secret-at-least-32-bytes"
     snapshot = build_snapshot(tiny_repository.build(tmp_path), secrets=[secret])
     token = mint(secret, [])
-    with serve_in_thread(create_app(snapshot)) as base, httpx.Client(base_url=base) as client:
+    with serve_in_thread(create_app(snapshot)) as base, httpx.Client(base_url=base, timeout=30.0) as client:
         client.get("/api/v2/demo", params={"identifiant": "1"}, headers={"X-Api-Key": token})
         client.get("/api/v2/demo", params={"identifiant": "2"}, headers={"X-Api-Key": token})
         client.get("/api/v2/demo", params={"identifiant": "2"})
@@ -224,7 +227,9 @@ def test_validate_responses_says_valid_invalid_or_undocumented(tmp_path: Path) -
     tracking = {"recipient": "13002526500013", "context": "c", "object": "o"}
     with (
         serve_in_thread(create_app(snapshot, Services(validate_responses=True))) as base,
-        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, params=tracking) as client,
+        httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, params=tracking, timeout=30.0
+        ) as client,
     ):
         assert client.get("/v3/demo/unites_legales/130025265").headers["x-sandbox-schema"] == "valid"
         assert client.get("/v3/demo/unites_legales/552100554").headers["x-sandbox-schema"] == "invalid"

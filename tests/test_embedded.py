@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import warnings
 
 import pytest
 
@@ -12,7 +13,8 @@ from sandbox.load.openapi import parameter_problems
 from sandbox.load.repository import NOT_FOUND_FILE
 from sandbox.load.snapshot import build_snapshot
 from sandbox.rules.matching import MatchMode
-from tests.conftest import ROOT, SHARED_FIXTURES
+from sandbox.tools.lint.linter import lint_repository
+from tests.conftest import PINNED_TODAY, ROOT, SHARED_FIXTURES
 from tests.test_replay import replay
 
 
@@ -43,7 +45,7 @@ def test_embedded_repository_loads_cleanly_and_covers_the_api_families() -> None
 def test_every_embedded_case_is_served_exactly() -> None:
     snapshot = build_snapshot(ROOT, MatchMode.DOCUMENTED)
     failures = []
-    for outcome in replay(snapshot, (ROOT / "tokens" / "default").read_text().strip(), datetime.date.today()):
+    for outcome in replay(snapshot, (ROOT / "tokens" / "default").read_text().strip(), PINNED_TODAY):
         operation = snapshot.operations[outcome.case.folder]
         if operation.is_france_connect:
             continue
@@ -51,6 +53,30 @@ def test_every_embedded_case_is_served_exactly() -> None:
         if not outcome.served:
             failures.append(f"{outcome.case.id}: {outcome.detail}")
     assert failures == []
+
+
+def test_the_forecast_names_the_embedded_cases_a_year_window_will_refuse() -> None:
+    """QF `annee` is accepted in [N−2, N] (spec §3.5): the embedded `annee: 2025` cases are refused from 2028."""
+    report = lint_repository(ROOT, today=datetime.date(2027, 1, 1), forecast_days=365)
+    expiring = sorted((f.file, f.line) for f in report.findings if f.rule == "date-window-expiring")
+    assert expiring == [
+        ("payloads/api_particulier_v2_cnav_quotient_familial_v2/200-msa-couple-annee-mois.yaml", 15),
+        ("payloads/api_particulier_v3_cnav_quotient_familial_with_civility/200-msa-couple-annee-mois.yaml", 15),
+    ]
+    assert all("rejected from 2028-01-01" in f.message for f in report.findings if f.rule == "date-window-expiring")
+
+
+def test_no_embedded_case_rots_within_a_year_of_the_real_date() -> None:
+    """The only test that reads the real date: a warning (not a failure) a year before a case is refused,
+    so the suite stays green on any date while the embedded fixtures get updated in time."""
+    today = datetime.date.today()
+    report = lint_repository(ROOT, today=today, forecast_days=365)
+    rotting = [f"{f.file}:{f.line} {f.message}" for f in report.findings if f.rule.startswith("date-window")]
+    if rotting:
+        warnings.warn(
+            f"embedded cases refused within a year of {today} (update their years): " + "; ".join(rotting),
+            stacklevel=1,
+        )
 
 
 def test_no_embedded_file_is_a_copy_of_the_public_corpora() -> None:

@@ -262,6 +262,7 @@ def _watched(root: Path) -> list[str]:
     return [folder for folder, _, _ in watched_folders(root)]
 
 
+@pytest.mark.real_clock
 def test_a_watcher_that_fails_is_restarted_reported_and_catches_up(tmp_path: Path) -> None:
     root = tiny_repository.build(tmp_path / "repository")
     app = assemble(ServeConfig(fixtures=[str(root)], cache_dir=str(tmp_path / "cache"), jwt_secrets=[SECRET]))

@@ -7,7 +7,6 @@ temporary folder before any modification.
 
 from __future__ import annotations
 
-import datetime
 import json
 import shutil
 import subprocess
@@ -32,7 +31,7 @@ from sandbox.tools.lint import REACHABILITY_RULES, Finding, LintReport, lint_rep
 from sandbox.tools.placeholders import PLACEHOLDER_DESCRIPTION, PLACEHOLDER_TITLE
 from sandbox.tools.reaching import france_connect_request, query_pairs
 from sandbox.web import create_app
-from tests.conftest import CORPORA, ROOT, corpus_path
+from tests.conftest import CORPORA, PINNED_TODAY, ROOT, corpus_path
 from tests.test_replay import MODEL_GAPS, MODEL_TODAY, _load_model, replay
 
 TODAY = MODEL_TODAY  # 2026-04-28, the date of the reference model's figures
@@ -155,7 +154,7 @@ def _france_connect_replay(
     """A FranceConnect request: the token, the recipient, and the declared query parameters of the case."""
     request = france_connect_request(path, token)
     params = httpx.QueryParams([*request.query, *(query or [])])
-    response = httpx.get(base_url + request.path, params=params, headers=dict(request.headers))
+    response = httpx.get(base_url + request.path, params=params, headers=dict(request.headers), timeout=30.0)
     return (
         response.status_code,
         response.json(),
@@ -579,7 +578,7 @@ def test_python_module_entry_point_and_help() -> None:
 
 def test_embedded_repository_lint_report() -> None:
     """The embedded repository lints clean in documented mode."""
-    report = lint_repository(ROOT, today=datetime.date.today())
+    report = lint_repository(ROOT, today=PINNED_TODAY)
     print(f"\n[embedded] {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
     for finding in report.findings:
         print(f"  {finding.file}:{finding.line} {finding.rule} {finding.message[:140]}")

@@ -68,7 +68,7 @@ def test_sandbox_server_serves_the_embedded_repository_over_http_for_the_session
             assert Path(sandbox_server.snapshot.root) == Path({str(ROOT)!r})
             answer = httpx.get(
                 sandbox_server.base_url + "/v3/insee/sirene/unites_legales/130025265?{TRACKING}",
-                headers={{"Authorization": "Bearer " + sandbox_server.token}},
+                headers={{"Authorization": "Bearer " + sandbox_server.token}}, timeout=30.0
             )
             assert answer.status_code == 200
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +15,8 @@ import yaml
 from sandbox.rules.rendering import encode_json
 from sandbox.rules.throttles import ThrottleGroup, normalise_operation_id, throttle_groups
 from sandbox.serve.ratelimit import RateDecision, RateLimiter, discriminator, too_many_requests_body
+from tests.conftest import SHARED_FIXTURES
 
-SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 REAL_THROTTLE = SHARED_FIXTURES / "apistration_mocks" / "data" / "throttle.yml"
 OPENAPI_FILES = SHARED_FIXTURES / "siade_staging_data" / "openapi_files"
 

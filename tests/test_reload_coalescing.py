@@ -77,6 +77,7 @@ def hundred_triggers(base: str) -> list[httpx.Response]:
     return [response for response in responses if response is not None]
 
 
+@pytest.mark.real_clock
 def test_a_hundred_triggers_give_at_most_two_fetches_and_one_rebuild(repo: git.Repo, tmp_path: Path) -> None:
     app = assemble(config(repo, tmp_path / "cache", poll_s=0))  # no poll: only the triggers fetch
     assert app.syncer is not None
@@ -112,6 +113,7 @@ def test_a_hundred_triggers_give_at_most_two_fetches_and_one_rebuild(repo: git.R
         app.syncer.stop()
 
 
+@pytest.mark.real_clock
 def test_a_broken_commit_is_built_once_however_many_polls_and_triggers_follow(repo: git.Repo, tmp_path: Path) -> None:
     app = assemble(config(repo, tmp_path / "cache", poll_s=0.2))
     assert app.syncer is not None
@@ -155,6 +157,7 @@ def test_a_broken_commit_is_built_once_however_many_polls_and_triggers_follow(re
         app.syncer.stop()
 
 
+@pytest.mark.real_clock
 def test_a_follower_builds_a_refused_commit_once(repo: git.Repo, tmp_path: Path) -> None:
     """Before: a follower rebuilt the leader's broken CURRENT every half second."""
     options = {"poll_s": 0.2}
@@ -192,31 +195,34 @@ def test_a_local_folder_is_rebuilt_only_when_its_files_change(tmp_path: Path) ->
 
     try:
         wait_for(settled, timeout_s=30)
-        first = syncer.reload("first")  # the start saw files too fresh to fingerprint: built once more
-        assert first.rebuilt and first.outcome == "unchanged"
+        # The start may have seen files too fresh to fingerprint (then the first reload builds once
+        # more) or not (a slow start, or a clock ahead of the file times): both are right.
+        first = syncer.reload("first")
+        assert first.outcome == "unchanged"
+        built = 1 if first.rebuilt else 0
         for _ in range(3):
             assert not syncer.reload("again").rebuilt
-        assert syncer.rebuilds == 1
+        assert syncer.rebuilds == built
 
         (root / BROKEN_CASE).write_text("params:\n  identifiant: [1\nstatus: 200\n")
         wait_for(settled, timeout_s=30)
         refused = syncer.reload("broken")
-        assert refused.outcome == "refused" and refused.rebuilt and syncer.rebuilds == 2
+        assert refused.outcome == "refused" and refused.rebuilt and syncer.rebuilds == built + 1
         for _ in range(3):
             again = syncer.reload("again")
             assert again.outcome == "refused" and not again.rebuilt and again.errors == refused.errors
-        assert syncer.rebuilds == 2 and not syncer.healthy()
+        assert syncer.rebuilds == built + 1 and not syncer.healthy()
 
         (root / BROKEN_CASE).unlink()
         wait_for(settled, timeout_s=30)
         back = syncer.reload("fixed")
         assert back.outcome == "unchanged" and not back.rebuilt  # the very files of the snapshot served
-        assert syncer.rebuilds == 2 and syncer.healthy()
+        assert syncer.rebuilds == built + 1 and syncer.healthy()
 
         tiny_repository.write_case(root, "api_particulier_v2_demo", "n.yaml", {"identifiant": "n"}, 200, "{}")
         wait_for(settled, timeout_s=30)
         new = syncer.reload("new case")
-        assert new.outcome == "swapped" and new.rebuilt and syncer.rebuilds == 3
+        assert new.outcome == "swapped" and new.rebuilt and syncer.rebuilds == built + 2
         assert source.kind == "local" and syncer.holder is not None
         assert syncer.holder.current.revision == new.revision
     finally:
@@ -284,6 +290,7 @@ def test_a_queued_reload_waits_to_gather_a_burst_then_a_stopped_queue_answers() 
     queue.stop()
 
 
+@pytest.mark.real_clock
 def test_reload_route_answers_202_when_the_reload_outlasts_its_wait(repo: git.Repo, tmp_path: Path) -> None:
     app = assemble(config(repo, tmp_path / "cache", poll_s=0))
     assert app.syncer is not None

@@ -53,7 +53,7 @@ class Outcome:
 def replay(snapshot: Snapshot, token: str, today: datetime.date = MODEL_TODAY) -> Iterator[Outcome]:
     with (
         serve_in_thread(create_app(snapshot, Services(fixed_today=today))) as base_url,
-        httpx.Client(base_url=base_url, timeout=10) as client,
+        httpx.Client(base_url=base_url, timeout=30.0) as client,
     ):
         for table in snapshot.tables.values():
             for case in table.cases:
@@ -219,7 +219,10 @@ def test_france_connect_token_table(mode: MatchMode) -> None:
     dsnj: dict[str, int] = {}
     # The table of §10.4 is about identities and lookup keys: scopes are checked separately below.
     services = Services(fixed_today=MODEL_TODAY, check_scopes=False)
-    with serve_in_thread(create_app(snapshot, services)) as base_url, httpx.Client(base_url=base_url) as client:
+    with (
+        serve_in_thread(create_app(snapshot, services)) as base_url,
+        httpx.Client(base_url=base_url, timeout=30.0) as client,
+    ):
         for token in snapshot.france_connect:
             for operation in france_connect_operations:
                 request = france_connect_request(operation.path, token)
@@ -259,7 +262,9 @@ def test_france_connect_scopes_are_checked_without_identite_scopes() -> None:
             "/v3/mesri/statut_etudiant/france_connect",
         ):
             request = france_connect_request(path, "all_fc")
-            response = httpx.get(base_url + request.path, params=list(request.query), headers=dict(request.headers))
+            response = httpx.get(
+                base_url + request.path, params=list(request.query), headers=dict(request.headers), timeout=30.0
+            )
             statuses[path] = (
                 response.status_code,
                 response.json()["errors"][0]["code"] if response.status_code >= 400 else "",

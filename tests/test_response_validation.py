@@ -4,7 +4,6 @@ annotations ignored, undocumented statuses, JSON paths of the violations, and sp
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -246,17 +245,13 @@ def test_every_embedded_case_matches_its_schema() -> None:
     assert invalid == []
 
 
-def test_the_whole_public_corpus_compiles_and_checks_fast() -> None:
+def test_the_whole_public_corpus_compiles_and_checks() -> None:
+    """Speed is scripts/bench.py's to measure (as a ratio within one run), not a test's."""
     snapshot = build_snapshot(corpus_path("siade_staging_data"))
-    started = time.perf_counter()
     validators = ResponseValidators.from_snapshot(snapshot)
     compiled = validators.compile_all()
-    compile_s = time.perf_counter() - started
     cases = [case for table in snapshot.tables.values() for case in table.cases]
-    started = time.perf_counter()
     verdicts = {case.id: validators.check(case.folder, case.status, case.payload).verdict for case in cases}
-    check_s = time.perf_counter() - started
-    print(f"\n{compiled} validators in {compile_s * 1000:.0f} ms; {len(cases)} checks in {check_s * 1000:.0f} ms")
-    assert compiled > 700 and compile_s < 1.0
-    assert check_s / len(cases) < 0.005
+    print(f"\n{compiled} validators; {len(cases)} checks")
+    assert compiled > 700
     assert set(verdicts.values()) == {"valid"}  # every public case matches the schema of its status

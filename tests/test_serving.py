@@ -26,7 +26,9 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     token = mint(SECRET, [])
     with (
         serve_in_thread(create_app(snapshot)) as base_url,
-        httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}", "X-Api-Key": token}) as http,
+        httpx.Client(
+            base_url=base_url, headers={"Authorization": f"Bearer {token}", "X-Api-Key": token}, timeout=30.0
+        ) as http,
     ):
         yield http
 

@@ -20,11 +20,11 @@ from sandbox.rules.validation import (
     builtin_validation_rules,
     parse_validation_rules,
 )
+from tests.conftest import SHARED, SHARED_FIXTURES
 
 TODAY = datetime.date(2026, 4, 28)  # the reference date of spec/model/fixture_audit.py
 TABLE = build_checks()
-SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-MODEL = Path(__file__).resolve().parents[2] / "shared" / "spec" / "model" / "fixture_audit.py"
+MODEL = SHARED / "spec" / "model" / "fixture_audit.py"
 UUID = "6f9619ff-8b86-d011-b42d-00c04fc964ff"
 
 UNPROCESSABLE = "Entité non traitable"
