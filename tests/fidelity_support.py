@@ -84,3 +84,21 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+# The texts of the routes real staging answers with 410 (§11.2), as observed, written out here.
+ACTES_GONE = (
+    "Cette route a été déplacée. Merci de mettre à jour votre application vers la nouvelle route. Vous pouvez "
+    "consulter la documentation à l'adresse suivante: https://entreprise.api.gouv.fr/catalogue/inpi/rne/actes_bilans"
+)
+INPI_GONE = (
+    "Cette route n'existe plus sur API Entreprise. Vous pouvez consulter la liste des routes sur notre documentation "
+    "OpenAPI: https://entreprise.api.gouv.fr/developpeurs/openapi"
+)
+QF_V1_GONE = (
+    "L'API Quotient Familial v1 n'est plus disponible depuis le 31/10/2025. Veuillez utiliser l'API v2 : "
+    "https://particulier.api.gouv.fr/catalogue/cnav/quotient_familial"
+)
+SVAIR_GONE = (
+    "Cette URL n'existe plus sur API Particulier depuis le 8 janvier 2024. Veuillez mettre à jour votre application."
+)

@@ -19,6 +19,7 @@ from sandbox.serve.pipeline import Services
 from sandbox.serve.ratelimit import RateLimiter
 from sandbox.web import create_app
 from tests.conftest import ROOT
+from tests.fidelity_support import ACTES_GONE, INPI_GONE, QF_V1_GONE, SVAIR_GONE
 
 SECRET = "contract-test-secret-at-least-32-bytes"
 ALL_SCOPES = sorted({s for v in (build_snapshot(ROOT).content.authorizations or {}).values() for s in v})
@@ -309,23 +310,6 @@ def test_unknown_path_on_each_api(client: httpx.Client, host: str, name: str) ->
     response = client.get("/nowhere", headers={"host": host})
     assert response.status_code == 404
     assert response.text == f"Cette URL n'existe pas sur API {name}, veuillez vérifier votre URL."  # §11.1
-
-
-ACTES_GONE = (
-    "Cette route a été déplacée. Merci de mettre à jour votre application vers la nouvelle route. Vous pouvez "
-    "consulter la documentation à l'adresse suivante: https://entreprise.api.gouv.fr/catalogue/inpi/rne/actes_bilans"
-)
-INPI_GONE = (
-    "Cette route n'existe plus sur API Entreprise. Vous pouvez consulter la liste des routes sur notre documentation "
-    "OpenAPI: https://entreprise.api.gouv.fr/developpeurs/openapi"
-)
-QF_V1_GONE = (
-    "L'API Quotient Familial v1 n'est plus disponible depuis le 31/10/2025. Veuillez utiliser l'API v2 : "
-    "https://particulier.api.gouv.fr/catalogue/cnav/quotient_familial"
-)
-SVAIR_GONE = (
-    "Cette URL n'existe plus sur API Particulier depuis le 8 janvier 2024. Veuillez mettre à jour votre application."
-)
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,13 @@ import yaml
 
 from sandbox.rules.matching import MatchMode
 from tests.fidelity_support import (
+    ACTES_GONE,
+    INPI_GONE,
     JSON,
     JSON_API,
     MODES,
+    QF_V1_GONE,
+    SVAIR_GONE,
     TEXT,
     TRACKING,
     UNITE_LEGALE,
@@ -34,21 +38,6 @@ NOT_FOUND_PARTICULIER = "Cette URL n'existe pas sur API particulier, veuillez v�
 V2_GONE = (
     "Cette URL n'existe plus sur API entreprise depuis le 15/11/2023, veuillez migrer sur la version 3 "
     "d'API Entreprise. Plus d'infos ici: https://entreprise.api.gouv.fr/developpeurs/guide-migration"
-)
-ACTES_GONE = (
-    "Cette route a été déplacée. Merci de mettre à jour votre application vers la nouvelle route. Vous pouvez "
-    "consulter la documentation à l'adresse suivante: https://entreprise.api.gouv.fr/catalogue/inpi/rne/actes_bilans"
-)
-INPI_GONE = (
-    "Cette route n'existe plus sur API Entreprise. Vous pouvez consulter la liste des routes sur notre documentation "
-    "OpenAPI: https://entreprise.api.gouv.fr/developpeurs/openapi"
-)
-QF_V1_GONE = (
-    "L'API Quotient Familial v1 n'est plus disponible depuis le 31/10/2025. Veuillez utiliser l'API v2 : "
-    "https://particulier.api.gouv.fr/catalogue/cnav/quotient_familial"
-)
-SVAIR_GONE = (
-    "Cette URL n'existe plus sur API Particulier depuis le 8 janvier 2024. Veuillez mettre à jour votre application."
 )
 
 
