@@ -23,7 +23,22 @@ SHARED_E = operation("shared_e", "entreprise", "/v3/shared/{id}")
 SHARED_P = operation("shared_p", "particulier", "/v3/shared/{id}")
 ASSOCIATION = operation("association", "entreprise", "/v4/djepva/api-association/associations/{siren_or_rna}", "4")
 UNVERSIONED = operation("privileges", "entreprise", "/privileges", "")
-OPERATIONS = [SIRENE, SIRENE_V4, DIFFUSIBLES, LIASSES, QF_V2, SHARED_E, SHARED_P, ASSOCIATION, UNVERSIONED]
+# odd but possible templates: braces that do not wrap a whole segment, a `vN` literal after the version
+BRACES = operation("braces", "entreprise", "/v3/braces/{a}b/c}")
+INNER_V = operation("inner_v", "entreprise", "/v3/inner/v1/{id}")
+OPERATIONS = [
+    SIRENE,
+    SIRENE_V4,
+    DIFFUSIBLES,
+    LIASSES,
+    QF_V2,
+    SHARED_E,
+    SHARED_P,
+    ASSOCIATION,
+    UNVERSIONED,
+    BRACES,
+    INNER_V,
+]
 
 
 @pytest.fixture
@@ -46,6 +61,8 @@ def router() -> Router:
         ("/v3/insee/sirene/unites_legales/130025265.json", SIRENE, {"siren": "130025265"}),
         ("/v4/djepva/api-association/associations/W1", ASSOCIATION, {"siren_or_rna": "W1"}),
         ("/v4/ministere_interieur/api-association/associations/W1", ASSOCIATION, {"siren_or_rna": "W1"}),
+        ("/v3/braces/{a}b/c}", BRACES, {}),
+        ("/v3/inner/v1/7", INNER_V, {"id": "7"}),
     ],
 )
 def test_a_served_path_names_its_operation_and_parameters(
@@ -67,6 +84,9 @@ def test_a_served_path_names_its_operation_and_parameters(
         "/privileges/v3",
         "/v3/unknown",
         "/v9/unknown",
+        "/v9",
+        "/v3/braces/x/c}",
+        "/v3/braces/{a}b/x",
         "",
         "/",
     ],
@@ -84,6 +104,7 @@ def test_a_path_of_no_operation_routes_nowhere(router: Router, path: str) -> Non
         ("/v2/insee/sirene/unites_legales/1.json", SIRENE, "v2"),
         ("/v3/djepva/api-association/associations/W1", ASSOCIATION, "v3"),
         ("/v3/ministere_interieur/api-association/associations/W1", ASSOCIATION, "v3"),
+        ("/v9/inner/v1/7", INNER_V, "v9"),
     ],
 )
 def test_a_path_under_an_unserved_version_names_its_family(
@@ -117,6 +138,8 @@ def test_the_memo_stays_bounded_and_long_paths_still_route(router: Router) -> No
     long_siren = "1" * 300
     assert router.match(f"/v3/insee/sirene/unites_legales/{long_siren}") == RouteMatch(SIRENE, {"siren": long_siren})
     assert (f"/v3/insee/sirene/unites_legales/{long_siren}", None) not in router._seen
+    long_id = "1" * 300
+    assert router.match(f"/v3/shared/{long_id}", "particulier") == RouteMatch(SHARED_P, {"id": long_id})
     at_bound = "/v3/insee/sirene/unites_legales/" + "2" * (256 - 32)
     assert len(at_bound) == 256
     router.match(at_bound)
