@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sandbox.serve.journal import (
     CUT,
     PARAMETERS,
@@ -84,9 +86,9 @@ def test_a_text_loses_named_token_parameters_and_jwts() -> None:
 
 
 def test_an_entry_is_formatted_once_as_documented() -> None:
-    shown = entry("/v3/a", "siren=1&token=x", at=86400.25).as_json()
+    shown = entry("/v3/a", "siren=1&token=x", at=86401.25).as_json()
     assert shown == {
-        "time": "1970-01-02T00:00:00.250Z",
+        "time": "1970-01-02T00:00:01.250Z",
         "method": "GET",
         "path": "/v3/a",
         "params": [["siren", "1"], ["token", REDACTED]],
@@ -190,3 +192,29 @@ def test_the_default_journal_keeps_a_thousand() -> None:
     for index in range(1001):
         journal.record(entry(f"/{index}"))
     assert journal.size == 1000 and len(journal) == 1000 and journal.entries()[-1].path == "/1"
+
+
+def test_milliseconds_are_cut_not_rounded() -> None:
+    assert entry(at=86401.9995).as_json()["time"] == "1970-01-02T00:00:01.999Z"
+
+
+def test_a_nan_is_never_written_as_json() -> None:
+    with pytest.raises(ValueError):
+        Entry(0.0, "GET", "/", "", None, "hit", None, 200, float("nan"), "r", None, None, ()).encoded()
+
+
+def test_only_the_cut_word_of_a_cut_path_is_hidden() -> None:
+    earlier = "/eyJx/" + "a" * 600
+    assert entry(earlier).as_json()["path"] == "/eyJx/" + "a" * (PATH_CHARS - 6) + CUT
+    twice = "/" + "a" * 495 + "/eyJ1eyJ2" + "c" * 100
+    assert entry(twice).as_json()["path"] == "/" + "a" * 495 + "/" + REDACTED + CUT
+
+
+def test_a_value_that_merely_starts_like_a_jwt_is_kept_when_nothing_was_cut() -> None:
+    assert entry(query="a=eyJx&b=eyJy").as_json()["params"] == [["a", "eyJx"], ["b", "eyJy"]]
+
+
+def test_the_first_parameters_pairs_are_the_ones_shown() -> None:
+    query = "&".join(f"p{i}={i}" for i in range(PARAMETERS + 10))
+    shown = entry(query=query).as_json()["params"]
+    assert shown == [[f"p{i}", str(i)] for i in range(PARAMETERS)]
