@@ -70,8 +70,8 @@ REFUSALS: list[tuple[str, Callable[[], Prepared], tuple[int, str, list[tuple[str
     ),
     (
         "invalid token v2",
-        lambda: replies.invalid_token("particulier", True),
-        (401, "auth-error", [("content-type", JSON)], v2("access_denied", INVALID)),
+        lambda: replies.invalid_token("particulier", True, WHY),
+        (401, "auth-error", [("content-type", JSON), *AUTH], v2("access_denied", INVALID)),
     ),
     (
         "expired entreprise",
@@ -125,11 +125,11 @@ REFUSALS: list[tuple[str, Callable[[], Prepared], tuple[int, str, list[tuple[str
     ),
     (
         "franceconnect v3",
-        lambda: replies.france_connect_refused(V3, errors.france_connect_revoked_token()),
+        lambda: replies.france_connect_refused(V3, errors.france_connect_revoked_token(), WHY),
         (
             401,
             "auth-error",
-            [("content-type", JSON_API)],
+            [("content-type", JSON_API), *AUTH],
             {"errors": [{"code": "50002", "title": "Accès non autorisé", "detail": FC_REVOKED, "meta": {}}]},
         ),
     ),
