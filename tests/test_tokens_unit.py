@@ -4,6 +4,8 @@ the `X-Sandbox-Auth` reason it gives, expiry, scopes per operation. Expectations
 
 from __future__ import annotations
 
+import time
+
 import jwt
 import pytest
 
@@ -312,3 +314,41 @@ def test_scopes_by_operation_reads_the_controller_paths() -> None:
         "not_an_operation": None,
     }
     assert scopes_by_operation(None, ["api_entreprise_v3_insee_x"]) == {"api_entreprise_v3_insee_x": None}
+
+
+def test_configured_secrets_read_the_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANDBOX_JWT_SECRET", "from-env")
+    assert configured_secrets() == ("from-env",)
+
+
+def test_the_verified_token_cache_is_bounded_in_entries_and_bytes() -> None:
+    verifier = TokenVerifier([SECRET])
+    assert (verifier.cache.max_entries, verifier.cache.max_bytes) == (4096, 8 * 1024 * 1024)
+    token = signed(claims())
+    verifier.check(token)
+    assert verifier.cache.bytes == 3 * len(token) + 256  # three times the token, and the entry's overhead
+
+
+def test_a_well_formed_bearer_header_is_no_malformed_refusal() -> None:
+    assert refusal(TokenVerifier([SECRET]).refusal(None, "Bearer abc")) == ("missing", HINT_MISSING)
+
+
+def test_an_audience_claim_is_not_checked() -> None:
+    assert isinstance(TokenVerifier([SECRET]).check(signed(claims(aud="someone"))), User)
+
+
+def test_hint_dates_are_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    time.tzset()
+    try:
+        assert refusal(expired(User(UID, INTERNAL_JTI, frozenset(), 86400.0)))[1] == (
+            "the token expired at 1970-01-02T00:00:00Z (its exp claim): mint another one"
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_controller_path_of_three_parts_has_scopes() -> None:
+    found = scopes_by_operation({"api_entreprise/v3_and_more/ping": ["p"]}, ["api_entreprise_v3_ping"])
+    assert found == {"api_entreprise_v3_ping": frozenset({"p"})}
