@@ -8,7 +8,8 @@ from typing import Any
 
 from sandbox.load.snapshot import Prepared
 from sandbox.rules.tokens import mint
-from tests.request_path import SECRET, TRACKING, bearer, body, get, token
+from sandbox.serve.pipeline import IncomingRequest, Services, answer
+from tests.request_path import SECRET, TODAY, TRACKING, bearer, body, get, snapshot, token
 
 LIASSES = "/v3/dgfip/unites_legales/130025265/liasses_fiscales/2024"
 QF_V2 = "/api/v2/composition-familiale-v2"
@@ -123,3 +124,29 @@ def test_an_api_token_elsewhere_than_the_bearer_on_a_france_connect_route_is_ref
     assert auth(refused) == (
         "not-a-franceconnect-token; this route reads a FranceConnect token (payloads/france_connect), not an API token"
     )
+
+
+# -- a request Rails cannot read (spec §3.6): 400 00401, after the rate limit, before the token ----------
+
+SHAPE = "Votre requête est invalide: Invalid query parameters: expected Array (got String) for param `a'"
+
+
+def test_a_query_of_two_shapes_is_400_in_each_format() -> None:
+    v3 = get(LIASSES, "a=1&a[]=2&" + TRACKING, bearer())
+    expected = {"errors": [{"code": "00401", "title": "Mauvaise requête", "detail": SHAPE, "meta": {}}]}
+    assert seen(v3) == (400, "bad-request", expected, None)
+    assert dict(v3.headers)[b"content-type"] == b"application/json; charset=utf-8"
+    assert seen(get(QF_V2, "a=1&a[]=2", {"x-api-key": token()})) == (400, "bad-request", {"errors": [SHAPE]}, None)
+
+
+def test_an_unreadable_json_body_is_400_and_a_readable_one_is_not() -> None:
+    def sent(content: bytes) -> Prepared:
+        headers = {"host": "", **bearer(), "content-type": "application/json"}
+        request = IncomingRequest("GET", LIASSES, TRACKING.encode(), headers, content)
+        return answer(snapshot(), request, Services(fixed_today=TODAY)).prepared
+
+    detail = "Votre requête est invalide: Error occurred while parsing request parameters"
+    assert body(sent(b"{")) == {
+        "errors": [{"code": "00401", "title": "Mauvaise requête", "detail": detail, "meta": {}}]
+    }
+    assert sent(b"{").status == 400 and sent(b"{}").status == 200
