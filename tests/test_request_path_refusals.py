@@ -9,6 +9,7 @@ from typing import Any
 from sandbox.load.snapshot import Prepared
 from sandbox.rules.tokens import mint
 from sandbox.serve.pipeline import IncomingRequest, Services, answer
+from sandbox.serve.ratelimit import RateLimiter
 from tests.request_path import SECRET, TODAY, TRACKING, bearer, body, get, snapshot, token
 
 LIASSES = "/v3/dgfip/unites_legales/130025265/liasses_fiscales/2024"
@@ -150,3 +151,21 @@ def test_an_unreadable_json_body_is_400_and_a_readable_one_is_not() -> None:
         "errors": [{"code": "00401", "title": "Mauvaise requête", "detail": detail, "meta": {}}]
     }
     assert sent(b"{").status == 400 and sent(b"{}").status == 200
+
+
+# -- Particulier v2's own limit on X-Api-Key (spec §7) -------------------------------------------------
+
+
+class _Clock:
+    def __call__(self) -> float:
+        return 1_800_000_000.25
+
+
+def test_the_v2_api_key_limit_counts_v2_paths_only() -> None:
+    clock = _Clock()
+    services = Services(
+        limiter=RateLimiter(snapshot().throttles, clock=clock, v2_limit=(2, 60)), clock=clock, fixed_today=TODAY
+    )
+    key = {"x-api-key": token()}
+    assert [get(QF_V2, "", key, services).status for _ in range(3)] == [400, 400, 429]  # no parameters: 400
+    assert [get(LIASSES, TRACKING, key, services).status for _ in range(3)] == [200, 200, 200]
