@@ -117,7 +117,9 @@ def test_an_unknown_identity_field_is_refused_with_the_known_ones() -> None:
 
 
 def test_a_session_reads_the_introspection_of_its_case() -> None:
-    session = FranceConnectSession.from_case(case({"token_introspection": INTROSPECTION}))
+    source = case({"token_introspection": INTROSPECTION})
+    session = FranceConnectSession.from_case(source)
+    assert session.case is source
     assert session.introspection == INTROSPECTION and session.identity() == MARTIN
     assert FranceConnectSession.from_case(case(["x"])).introspection == {}
     assert FranceConnectSession.from_case(case({"token_introspection": "x"})).introspection == {}
