@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import sys
 from collections.abc import Generator
 from pathlib import Path
 
@@ -69,7 +70,21 @@ def shared_missing() -> str | None:
     return ", ".join(missing) or None
 
 
+def _clear_memos() -> None:
+    """Forget every memo (`functools.cache`/`lru_cache`) of ours: `make mutation` runs one pytest session per
+    mutant in processes forked from one that already ran the tests, and a snapshot or a lookup remembered
+    there would answer without running the mutated code."""
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "sandbox" or name.startswith(("sandbox.", "tests."))):
+            continue
+        for value in list(vars(module).values()):
+            cache_clear = getattr(value, "cache_clear", None)
+            if callable(cache_clear):
+                cache_clear()
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
+    _clear_memos()
     missing = shared_missing()
     if IN_CI and missing:
         pytest.exit(

@@ -132,7 +132,10 @@ CASES: list[tuple[Predicate, object, bool]] = [
 ]
 
 
-@pytest.mark.parametrize(("predicate", "value", "expected"), CASES, ids=lambda x: repr(x)[:40])
+# ids without addresses: `make mutation` finds each test again by its id in another process
+@pytest.mark.parametrize(
+    ("predicate", "value", "expected"), CASES, ids=lambda x: x.__name__ if callable(x) else repr(x)[:40]
+)
 def test_identifier_formats(predicate: Predicate, value: object, expected: bool) -> None:
     assert predicate(value) is expected
 
