@@ -171,19 +171,23 @@ def _redirected(family: _Family, payload: Any) -> bool:
     return family.unless is not None and any(v is not None for _, v in _resolve(payload, family.unless))
 
 
+def _applicable(family: _Family, params: Mapping[str, Any]) -> Iterator[tuple[IdentifierField, str, _Relation]]:
+    """The family's fields whose parameter the case sends as one non-blank value they apply to."""
+    for spec in family.fields:
+        if spec.param not in params or isinstance(params[spec.param], (list, dict)):
+            continue
+        value = to_s(params[spec.param]).strip()
+        if value and spec.applies(value):
+            yield spec, value, _RELATIONS[spec.relation]
+
+
 def mismatches(operation_id: str, params: Mapping[str, Any], payload: Any) -> list[Mismatch]:
     """The identifying fields of `payload` that disagree with `params`, in table order."""
     family = _family(operation_id)
     if family is None or _redirected(family, payload):
         return []
     found = []
-    for spec in family.fields:
-        if spec.param not in params or isinstance(params[spec.param], (list, dict)):
-            continue
-        value = to_s(params[spec.param]).strip()
-        if not value or not spec.applies(value):
-            continue
-        relation = _RELATIONS[spec.relation]
+    for spec, value, relation in _applicable(family, params):
         for path, raw in _resolve(payload, spec.pointer):
             actual = _comparable(raw)
             if actual is None or relation.agrees(actual.strip(), value):
@@ -201,13 +205,7 @@ def filled(operation_id: str, params: Mapping[str, Any], payload: Any) -> Any:
     result = copy.deepcopy(payload)
     if _redirected(family, result):
         return result
-    for spec in family.fields:
-        if spec.param not in params or isinstance(params[spec.param], (list, dict)):
-            continue
-        value = to_s(params[spec.param]).strip()
-        if not value or not spec.applies(value):
-            continue
-        relation = _RELATIONS[spec.relation]
+    for spec, value, relation in _applicable(family, params):
         for path, raw in list(_resolve(result, spec.pointer)):
             current = _comparable(raw)
             if current is None or relation.agrees(current, value):
