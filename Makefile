@@ -69,16 +69,17 @@ abuse: $(STAMP)
 # Not part of `make test`: mutmut over the request-path modules ([tool.mutmut] in pyproject.toml)
 # against the fast in-process tests, two workers, then the per-module table (docs/mutation.md).
 # One module at a time: make mutation MUTANTS='sandbox.serve.pipeline*'; KEEP_MUTANTS=1 keeps mutants/ for
-# `mutmut results` and `mutmut show NAME`.
+# `mutmut results` and `mutmut show NAME`; MUTMUT_CHILDREN=1 leaves a core to other work.
 MUTMUT_STAMP := $(VENV)/.mutmut-stamp
 MUTANTS ?=
+MUTMUT_CHILDREN ?= 2
 $(MUTMUT_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet 'mutmut>=3.3,<4'
 	touch $(MUTMUT_STAMP)
 
 mutation: $(MUTMUT_STAMP)
 	rm -rf mutants
-	timeout 1800 $(BIN)/mutmut run --max-children 2 $(MUTANTS) > mutation.log 2>&1 || { tail -20 mutation.log; exit 1; }
+	timeout 1800 $(BIN)/mutmut run --max-children $(MUTMUT_CHILDREN) $(MUTANTS) > mutation.log 2>&1 || { tail -20 mutation.log; exit 1; }
 	$(BIN)/python scripts/mutation_summary.py | tee mutation-summary.txt
 	# mutants/ holds a copy of payloads/ and schemas/: left in the tree, the embedded tests would read it
 	[ -n "$(KEEP_MUTANTS)" ] || rm -rf mutants
