@@ -50,16 +50,21 @@ def wait_until_ready(base: str, deadline: float) -> float:
 
 @contextmanager
 def server(
-    args: Sequence[str], timeout_s: float = 60, output: IO[bytes] | None = None
+    args: Sequence[str],
+    timeout_s: float = 60,
+    output: IO[bytes] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """Run `python args...` with `{port}` filled in; yield the process and its base URL.
 
-    `output`: a file that receives the process's stdout and stderr (default: discarded).
+    `output`: a file that receives the process's stdout and stderr (default: discarded);
+    `env`: variables added to this process's environment.
     """
     port = free_port()
     command = [sys.executable, *(a.replace("{port}", str(port)) for a in args)]
     sink: IO[bytes] | int = output if output is not None else subprocess.DEVNULL
-    process = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=sink)
+    environment = {**os.environ, **env} if env else None
+    process = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=sink, env=environment)
     try:
         yield process, f"http://127.0.0.1:{port}"
     finally:

@@ -9,6 +9,8 @@ Scenarios, each served by a single-worker uvicorn process (httptools, uvloop) un
   (b)  an API Entreprise fallback (OpenAPI example)
   (c') an API Particulier miss, new query string every request (404.yaml and its near-miss header)
   (c)  a bare Starlette app returning fixed bytes
+  (ca) (cb) the same bare app returning (a)'s and (b)'s answers byte for byte (status, headers, body):
+       what the wire format alone costs (uvicorn works on every response header), none of the logic
   (p)  Stoplight Prism mocking the same route as (a), when `npx @stoplight/prism-cli` runs (else skipped)
   (w)  (a') and (c) again with `--workers 2` (both servers), the ratio between them
 The servers run at once and the scenarios alternate over several rounds (medians reported), so that
@@ -148,6 +150,16 @@ def _quiet() -> suppress:
     return suppress(ProcessLookupError)
 
 
+@contextmanager
+def _recorded(response: httpx.Response) -> Iterator[Path]:
+    """A JSON file holding `response` as `baseline_app` reads it (`BASELINE_REPLY`)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "reply.json"
+        headers = [[name.decode("latin-1"), value.decode("latin-1")] for name, value in response.headers.raw]
+        path.write_text(json.dumps({"status": response.status_code, "headers": headers, "body": response.text}))
+        yield path
+
+
 def start_up(fixtures: Path, runs: int) -> dict[str, float]:
     """Cold start without and with the cache, and RSS after load (medians): `scripts/cold_start.py`."""
     from cold_start import compile_bytecode, measure
@@ -209,6 +221,16 @@ def main() -> int:
         else:
             print(f"bench: no 200 case of {CIVILITY_OPERATION} is answered as documented", file=sys.stderr)
             return 1
+        replies = {
+            name: stack.enter_context(_recorded(httpx.get(base + target, headers=headers, timeout=30)))
+            for name, target in (("a", hit), ("b", found.fallback))
+        }
+        same_bytes = {
+            name: stack.enter_context(server(baseline, env={"BASELINE_REPLY": str(path)}))
+            for name, path in replies.items()
+        }
+        for _, same_base in same_bytes.values():
+            wait_until_answering(same_base + "/", time.monotonic() + 60)
         miss = found.miss(case_id)
         near = httpx.get(base + miss, headers=headers, timeout=30).headers.get("x-sandbox-near-miss")
         print(f"(a) hit {case_id}\n(c') miss {miss}\n     near miss {near}", flush=True)
@@ -220,6 +242,8 @@ def main() -> int:
             ("(b) Entreprise fallback", base + found.fallback, None, sandbox_pid),
             ("(c') miss, every query new", base + miss, script.name, sandbox_pid),
             ("(c) bare Starlette", bare_base + hit, None, bare_pid),
+            ("(ca) bare, (a)'s answer", same_bytes["a"][1] + hit, None, same_bytes["a"][0].pid),
+            ("(cb) bare, (b)'s answer", same_bytes["b"][1] + found.fallback, None, same_bytes["b"][0].pid),
         ]
         if args.compare_metrics:
             off_process, off_base = stack.enter_context(server([*serve, "--no-metrics"]))
@@ -264,6 +288,12 @@ def main() -> int:
         if name.startswith(("(a", "(b", "(c')"))
     }
     ratios["p99 (a')/(c)"] = results["(a') hit, every query new"].p99_ms / bare.p99_ms
+    # The wire format's own cost, and the logic's cost measured against an app sending the same bytes
+    same_a, same_b = results["(ca) bare, (a)'s answer"], results["(cb) bare, (b)'s answer"]
+    ratios["(ca)/(c)"] = same_a.requests_per_s / bare.requests_per_s
+    ratios["(cb)/(c)"] = same_b.requests_per_s / bare.requests_per_s
+    ratios["(a)/(ca)"] = results["(a) case hit, civility"].requests_per_s / same_a.requests_per_s
+    ratios["(b)/(cb)"] = results["(b) Entreprise fallback"].requests_per_s / same_b.requests_per_s
     if "(w c) 2 workers, bare" in results:
         workers = results["(w a') 2 workers, query new"].requests_per_s
         ratios["(w a')/(w c)"] = workers / results["(w c) 2 workers, bare"].requests_per_s
