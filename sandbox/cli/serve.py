@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from sandbox.cli.arguments import KeepsLaidOutText
 from sandbox.cli.serve_config import CONFIG_ENVIRONMENT, ServeConfig, add_arguments
+from sandbox.load.collection import keep_heap_settled
 from sandbox.load.embedded import default_fixtures
 
 if TYPE_CHECKING:
@@ -152,7 +153,9 @@ def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.so
         with metrics_directory(config.metrics):
             return supervise(config.workers, listener, **options)
     try:
-        return serve(assemble(config, syncer), listener, **options)
+        app = assemble(config, syncer)
+        keep_heap_settled()
+        return serve(app, listener, **options)
     finally:
         syncer.stop()
 
@@ -185,4 +188,5 @@ def create_app_from_environment() -> SandboxApp:
     app = assemble(config)
     if app.syncer is not None:
         stop_sync_on_shutdown(app, app.syncer)
+    keep_heap_settled()
     return app

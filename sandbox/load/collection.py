@@ -5,6 +5,14 @@ prepared answers): each threshold crossed starts a collection that walks all of 
 for nothing. Paused, siade_staging_data builds in ~0.6 s instead of ~1.0 s when its OpenAPI
 documents are parsed, and ~10 % faster from the cache. Reference counting still frees what
 the build drops; the collector runs again as soon as the last build in progress ends.
+
+A serving process also keeps its heap *settled* (`keep_heap_settled`): once a snapshot is
+served, everything alive is collected once and then frozen (`gc.freeze`), out of the
+collector's sight. Otherwise the garbage of the requests triggers, every few thousand
+requests, a full collection that walks the whole snapshot: on siade_staging_data, a third
+of the server's time under load (a repeated hit: 2,330 → 3,110 req/s under cProfile, the
+same as with the collector off). Each swap unfreezes, collects (the previous snapshot goes)
+and freezes again, off the request path, in the reloading thread.
 """
 
 from __future__ import annotations
@@ -21,6 +29,27 @@ R = TypeVar("R")
 _LOCK = threading.Lock()
 _paused = 0  # builds in progress (a reload thread and an embedding may build at once)
 _was_enabled = False
+_settled = False  # set by the serving process: settle the heap after each swap
+
+
+def keep_heap_settled(on: bool = True) -> None:
+    """From now on in this process, settle the heap now and after each snapshot swap (off: thaw it)."""
+    global _settled
+    _settled = on
+    if on:
+        settle_heap()
+    else:
+        gc.unfreeze()
+
+
+def settle_heap() -> None:
+    """Collect once, then freeze what lives on; a no-op unless `keep_heap_settled` was called."""
+    if not _settled:
+        return
+    with _LOCK:
+        gc.unfreeze()  # the previous snapshot, frozen with the rest, may be collected now
+        gc.collect()
+        gc.freeze()
 
 
 def collection_paused(build: Callable[P, R]) -> Callable[P, R]:

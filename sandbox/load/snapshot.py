@@ -22,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from sandbox.load.collection import collection_paused
+from sandbox.load.collection import collection_paused, settle_heap
 from sandbox.load.near_miss import NearIndex
 from sandbox.load.openapi import generate_example, operations_from_documents
 from sandbox.load.repository import (
@@ -441,4 +441,5 @@ class SnapshotHolder:
 
     def swap(self, snapshot: Snapshot) -> Snapshot:
         previous, self.current = self.current, snapshot
+        settle_heap()  # in a serving process: the collector no longer walks the new snapshot
         return previous
