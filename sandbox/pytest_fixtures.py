@@ -224,12 +224,14 @@ def _build(settings: SandboxSettings) -> Snapshot:
 
     if not (settings.fixtures / "payloads").is_dir():
         pytest.fail(f"sandbox: {settings.fixtures} is not a fixture repository (no payloads/ folder)", pytrace=False)
-    from sandbox.load.repository import ParseCache
+    from sandbox.load.parse_cache import ParseCache
     from sandbox.load.sources import default_cache_dir
 
-    # the OpenAPI documents parsed once, on disk, as `sandbox serve` keeps them: a session starts without parsing them
+    # the OpenAPI documents and the cases parsed once, on disk, as `sandbox serve` keeps them: a session starts
+    # without parsing them
     cache = ParseCache(default_cache_dir())
     snapshot = build_snapshot(settings.fixtures, MatchMode(settings.match), secrets=configured_secrets(), cache=cache)
+    cache.save()
     if not snapshot.operations:
         pytest.fail(
             f"sandbox: no operation in {settings.fixtures} (no OpenAPI document with x-operationId)", pytrace=False

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sandbox.cli.logs import TokenRedaction
 from sandbox.cli.serve_config import WEBHOOK_SECRET_ENVIRONMENT, ServeConfig
-from sandbox.load.repository import ParseCache
+from sandbox.load.parse_cache import ParseCache
 from sandbox.load.snapshot import Snapshot, build_snapshot
 from sandbox.load.sources import LeaderLock, make_source
 from sandbox.load.sync import Syncer
@@ -55,6 +55,7 @@ def make_syncer(config: ServeConfig) -> Syncer:
             list(trees), mode, secrets=secrets, cache=cache, revisions=revisions, limits=config.limits
         )
         cache.keep_only(snapshot.content.digests)
+        cache.save()  # the next start reads the parsed cases instead of parsing them
         return snapshot
 
     leader = LeaderLock(cache_dir) if any(s.kind == "git" for s in sources) else None

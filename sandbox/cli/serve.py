@@ -145,6 +145,7 @@ def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.so
         "timeout_graceful_shutdown": config.shutdown_timeout,
         "http": "httptools",
         "loop": "uvloop",
+        "ws": "none",  # no API uses WebSockets: their protocol is not even imported (~30 ms of start-up)
     }
     if config.workers > 1:
         # Each worker assembles its own app; the cache is warm and the leader lock is free again.

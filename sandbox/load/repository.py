@@ -10,9 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from sandbox.load.parse_cache import ParseCache, limits_digest
 from sandbox.load.repository_files import (
     Entry,
     FileLimits,
@@ -103,69 +103,6 @@ class RepositoryContent:
     digests: set[str] = field(default_factory=set)
     # every file the snapshot is built from, by path: its SHA-256 (the content revision digests this)
     files: dict[str, str] = field(default_factory=dict)
-
-
-class ParseCache:
-    """Parsed files by content hash, so a reload parses only what changed.
-
-    OpenAPI documents, the slowest files to parse, are also kept on disk (pickled, in a
-    folder of ours) so that a restart does not parse them again.
-    """
-
-    def __init__(self, folder: str | os.PathLike[str] | None = None) -> None:
-        # "openapi-2": entries are (document, duplicate keys) since duplicate keys are reported
-        self._folder = Path(folder) / "openapi-2" if folder is not None else None
-        self._documents: dict[str, Any] = {}
-        self._cases: dict[tuple[str, str, str], tuple[Case | None, tuple[LoadProblem, ...]]] = {}
-        self.hits = 0
-        self.misses = 0
-
-    def document(self, digest: str, parse: Callable[[], Any]) -> Any:
-        if digest in self._documents:
-            self.hits += 1
-            return self._documents[digest]
-        path = self._folder / f"{digest}.pickle" if self._folder is not None else None
-        data: Any = None
-        if path is not None and path.is_file():
-            try:
-                data = pickle.loads(path.read_bytes())
-                self.hits += 1
-            except Exception:  # a damaged cache file is parsed again
-                data = None
-        if data is None:
-            self.misses += 1
-            data = parse()
-            if path is not None:
-                _write_atomically(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
-        self._documents[digest] = data
-        return data
-
-    def case(
-        self, key: tuple[str, str, str], parse: Callable[[list[LoadProblem]], Case | None]
-    ) -> tuple[Case | None, tuple[LoadProblem, ...]]:
-        if key in self._cases:
-            self.hits += 1
-            return self._cases[key]
-        self.misses += 1
-        problems: list[LoadProblem] = []
-        entry = (parse(problems), tuple(problems))
-        self._cases[key] = entry
-        return entry
-
-    def keep_only(self, digests: set[str]) -> None:
-        """Forget entries of files that no longer exist (bounded memory across reloads)."""
-        self._documents = {k: v for k, v in self._documents.items() if k in digests}
-        self._cases = {k: v for k, v in self._cases.items() if k[2] in digests}
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    except OSError:
-        pass  # the cache is an optimisation: a read-only disk only costs a parse
 
 
 def _digest(data: bytes) -> str:
@@ -319,7 +256,7 @@ def _read_folder(
         content.digests.add(digest := _digest(raw))
         content.files[rel] = digest
         case, problems = cache.case(
-            (rel, str(layer), digest),
+            (rel, str(layer), digest, limits_digest(tree.limits)),
             partial(parse_case, folder.name, entry.name, text, rel, layer=layer, limits=tree.limits),
         )
         content.problems.extend(problems)

@@ -25,13 +25,13 @@ from typing import Any
 from sandbox.load.collection import collection_paused, settle_heap
 from sandbox.load.near_miss import NearIndex
 from sandbox.load.openapi import generate_example, operations_from_documents
+from sandbox.load.parse_cache import ParseCache
 from sandbox.load.repository import (
     FRANCE_CONNECT_FOLDER,
     NOT_FOUND_FILE,
     Case,
     LoadProblem,
     OpenAPIDocument,
-    ParseCache,
     RepositoryContent,
     merge_layers,
     read_repository,
