@@ -18,10 +18,10 @@ TEXT = "text/plain; charset=utf-8"
 # What every answer of an organizer route carries once `Cacheable` ran (§4.7, §11.5).
 CACHE_HEADERS = (("X-Response-Cached", "false"), ("X-Cache-Expires-in", ""))
 
-# ActiveSupport escapes these in every JSON string it writes.
-_RAILS_ESCAPES = str.maketrans(
-    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-)
+# ActiveSupport escapes these in every JSON string it writes. Replaced one after the other: each
+# `str.replace` is a C scan, where `str.translate` with a table looks every character up (10× slower
+# on a 2 KB payload; hundreds of payloads are encoded at every load).
+_RAILS_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
 
 
 def _iso(value: Any) -> str:
@@ -36,7 +36,10 @@ def encode_json(value: Any) -> bytes:
     Dates (an unquoted `example: 2023-01-31` in an OpenAPI document) are written as ISO text.
     """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_iso)
-    return text.translate(_RAILS_ESCAPES).encode("utf-8")
+    for character, escaped in _RAILS_ESCAPES:
+        if character in text:
+            text = text.replace(character, escaped)
+    return text.encode("utf-8")
 
 
 Header = tuple[bytes, bytes]
