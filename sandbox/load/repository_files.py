@@ -30,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from sandbox.load import plain_yaml
+
 MIB = 1024 * 1024
 DEFAULT_MAX_CASE_BYTES = 5 * MIB
 DEFAULT_MAX_DOCUMENT_BYTES = 64 * MIB
@@ -405,17 +407,29 @@ def load_yaml(text: str, limits: FileLimits | None = None) -> YamlDocument:
         node = loader.get_single_node()
         if node is None:
             return YamlDocument(None)
-        if _may_hold_an_anchor(text):  # no anchor, no alias: nothing to expand
+        anchored = _may_hold_an_anchor(text)
+        if anchored:  # no anchor, no alias: nothing to expand
             _check_expansion(node, limits.alias_nodes)
         try:
-            data = loader.construct_document(node)
+            data, duplicates = _construct(loader, node, plain=not anchored)
         except RecursionError:
             raise TooDeep(limits.nesting) from None
         if deeper_than(data, limits.nesting):
             raise TooDeep(limits.nesting)
-        return YamlDocument(data, sorted(loader.duplicates))
+        return YamlDocument(data, sorted(duplicates))
     finally:
         loader.dispose()
+
+
+def _construct(loader: _Loader, node: yaml.Node, *, plain: bool) -> tuple[Any, list[tuple[int, str]]]:
+    """The document and its duplicate keys: built by `plain_yaml` when it can, else by PyYAML."""
+    if plain:
+        duplicates: list[tuple[int, str]] = []
+        try:
+            return plain_yaml.build(loader, node, duplicates), duplicates
+        except plain_yaml.NotPlain:
+            pass
+    return loader.construct_document(node), loader.duplicates
 
 
 def _may_hold_an_anchor(text: str) -> bool:
