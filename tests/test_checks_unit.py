@@ -32,7 +32,9 @@ UUID = "6f9619ff-8b86-d011-b42d-00c04fc964ff"
 SIREN = "130025265"  # DINUM, Luhn-valid
 SIRET = "13002526500013"
 
-# code -> detail, as the spec and siade's errors.yml give them
+# code -> detail: the codes are the spec's (§3.5, Appendix A); the texts those of the real OpenAPI documents
+# (siade_staging_data's api_entreprise.yaml) or, for 00315, 00390 and 00401, of siade's errors.yml as
+# tests/test_validation.py records them
 DETAIL = {
     "00301": "Le numéro de siren n'est pas correctement formatté",
     "00302": "Le numéro de siret n'est pas correctement formatté",
