@@ -72,7 +72,7 @@ class PrenomsCheck(Check):
         if self.form == "scalar":
             names = [value]
         elif self.form == "words":
-            names = value.split() if isinstance(value, str) else [] if value is None else None
+            names = value.split() if isinstance(value, str) else None  # absent or a list: invalid
         else:
             names = value
         ok = (
