@@ -56,6 +56,8 @@ def test_bounded_int_leading_zeros_and_underscores_do_not_count_as_digits() -> N
     assert bounded_int("0000099999999999999999999") == 99999999999999999999
     assert bounded_int("-0007") == -7
     assert bounded_int("1_000") == 1000
+    assert bounded_int("0_1") == 1  # Ruby "0_1".to_i
+    assert bounded_int("12_345_678_901_234_567_890") == 12345678901234567890  # 20 digits, 26 characters
     assert bounded_int("000") == 0
     assert bounded_int("-0") == 0
 
