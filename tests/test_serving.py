@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -101,3 +102,21 @@ def test_host_dispatch_keeps_apis_apart(client: httpx.Client) -> None:
 def test_status_route(client: httpx.Client) -> None:
     body = client.get("/__sandbox/status").json()
     assert body["operations"] == 4 and body["cases"] == 6 and body["mode"] == "documented"
+
+
+def test_an_idle_connection_outlives_the_client_s_own_idle_expiry(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The embedded server keeps an idle connection longer than httpx does (5 s): a test client that
+    waits on a slow step never sends on a connection the server is closing (a reset)."""
+    root = tiny_repository.build(tmp_path_factory.mktemp("idle"))
+    app = create_app(build_snapshot(root, MatchMode.DOCUMENTED))
+    limits = httpx.Limits(keepalive_expiry=60)  # the client would keep it: only the server may close it
+    with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=30, limits=limits) as client:
+
+        def local_port() -> int:
+            response = client.get("/__sandbox/status")
+            assert response.status_code == 200
+            return int(response.extensions["network_stream"].get_extra_info("client_addr")[1])
+
+        first = local_port()
+        time.sleep(6)  # past uvicorn's default keep-alive (5 s)
+        assert local_port() == first  # the same connection: the server kept it open

@@ -12,6 +12,10 @@ from typing import Any
 import uvicorn
 
 _START_TIMEOUT_S = 15.0
+# Longer than a client's own idle expiry (httpx: 5 s), so that the client always drops an idle
+# connection first. With uvicorn's default (5 s, the same), a test that holds a client idle for
+# 5 s (a slow step on a loaded machine) may send on a connection the server is closing: a reset.
+_KEEP_ALIVE_S = 75
 
 
 @contextmanager
@@ -21,7 +25,14 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", http="httptools")
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        http="httptools",
+        timeout_keep_alive=_KEEP_ALIVE_S,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
