@@ -168,3 +168,27 @@ def test_ties_and_cases_that_share_nothing() -> None:
     only_not_found = NearIndex.build(_cases([], True))
     assert only_not_found.closest({"nom": "x"}, skip_not_found=True) is not None  # the 404.yaml, the only case
     assert NearIndex.build([]).closest({"nom": "x"}) is None
+
+
+def test_a_remembered_answer_is_the_computed_one_and_skip_not_found_is_part_of_the_question() -> None:
+    cases = _cases([{"nom": "dupont", "annee": "1990"}, {"nom": "martin", "annee": "1985"}], True)
+    index = NearIndex.build(cases)
+    request = parse_query(b"annee=1777")  # as close to 404.yaml (nothing) as to the others: 404.yaml wins
+    with_404 = index.closest(request)
+    without = index.closest(request, skip_not_found=True)
+    assert with_404 is not None and with_404.file == NOT_FOUND_FILE
+    assert without is not None and without.file == "000.yaml"
+    assert len(index.remembered) == 2
+    assert index.closest(request) is with_404 and index.closest(request, skip_not_found=True) is without
+    assert len(index.remembered) == 2  # answered from memory
+
+
+def test_what_is_remembered_stays_within_its_bounds() -> None:
+    index = NearIndex.build(_cases([{"nom": "dupont"}, {"nom": "martin"}], False))
+    for number in range(3000):
+        index.closest({"nom": f"durand{number}", "prenoms": ["a" * 300, str(number)]})
+    assert len(index.remembered) <= 1024 and index.remembered.bytes <= 1024 * 1024
+    before = len(index.remembered)
+    index.closest({"nom": "x" * 5000})  # too long to be worth keeping
+    index.closest({"nom": {"a": "dupont"}})  # a nested mapping: not a plain request
+    assert len(index.remembered) == before

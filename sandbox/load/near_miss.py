@@ -22,12 +22,13 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
 from typing import Any
 
 from sandbox.load.repository import NOT_FOUND_FILE, Case
+from sandbox.rules.bounded_cache import BoundedCache
 from sandbox.rules.coercion import OVERSIZED, ruby_integer, to_s
 from sandbox.rules.matching import Params, strip_brackets
 
@@ -35,6 +36,10 @@ CANDIDATES = 32  # cases scored on each miss
 MAX_CASE_PARAMETERS = 64  # parameters of one case taken into account
 MAX_COMPARED_CHARS = 8 * 1024  # a longer case value cannot come back in a URL: never compared
 MAX_SHARED_BY = 1024  # a value more cases than this share does not single any out
+# `closest` remembered per operation for requests of at most 2,048 characters: 1,024 of them, 1 MiB
+REMEMBERED_MISSES = 1024
+REMEMBERED_MISS_BYTES = 1024 * 1024
+REMEMBERED_REQUEST_CHARS = 2048
 
 # How far each kind of difference takes a request from a case.
 _WEIGHTS = {"case": 0.0, "type": 0.4, "order": 0.4, "array": 0.4, "different": 1.0, "missing": 1.0, "extra": 1.0}
@@ -258,6 +263,11 @@ class NearIndex:
     rank: tuple[int, ...]  # position → its place in `by_size`
     not_found: frozenset[int]  # positions of the folder's 404.yaml
     limit: int  # cases scored on each miss (CANDIDATES)
+    # `closest`'s answers by request: an integrator's retries of a miss differ only in parameters no
+    # lookup reads (tracking, a request id), which `documented_mapping` has already dropped
+    remembered: BoundedCache[tuple[bool, tuple[Any, ...]], tuple[Case | None]] = field(
+        default_factory=lambda: BoundedCache(REMEMBERED_MISSES, REMEMBERED_MISS_BYTES), compare=False, repr=False
+    )
 
     @classmethod
     def build(
@@ -325,6 +335,18 @@ class NearIndex:
         return ranked[:limit]
 
     def closest(self, request_params: Params, *, skip_not_found: bool = False) -> Case | None:
+        """`nearest(request_params, 1, ...)`'s case, remembered for requests of plain text values."""
+        frozen = _remembered_form(request_params)
+        if frozen is None:
+            return self._closest(request_params, skip_not_found)
+        key = (skip_not_found, frozen)
+        found = self.remembered.get(key)
+        if found is None:
+            found = (self._closest(request_params, skip_not_found),)
+            self.remembered.put(key, found, sum(len(name) + len(str(value)) for name, value in frozen))
+        return found[0]
+
+    def _closest(self, request_params: Params, skip_not_found: bool) -> Case | None:
         """`nearest(request_params, 1, ...)`'s case, found without comparing every candidate in full.
 
         A parameter costs a full weight unless the case's value shares a form with the request's
@@ -437,3 +459,21 @@ class NearIndex:
 
 def _ranking(near: NearCase) -> tuple[float, int, str]:
     return (near.score, len(near.differences), near.case.file)
+
+
+def _remembered_form(params: Params) -> tuple[Any, ...] | None:
+    """The request as a memo key: its text values and lists of texts, in order; None for anything
+    else (a nested mapping) or for a request too long to be worth keeping."""
+    items: list[tuple[str, Any]] = []
+    size = 0
+    for name, value in params.items():
+        if isinstance(value, str):
+            size += len(value)
+        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            size += sum(len(item) for item in value)
+            value = tuple(value)
+        else:
+            return None
+        items.append((name, value))
+        size += len(name)
+    return tuple(items) if size <= REMEMBERED_REQUEST_CHARS else None
