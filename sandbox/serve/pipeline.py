@@ -410,10 +410,11 @@ class _Exchange:
 
     def _facts(self) -> RequestFacts:
         _session, user, _ = self._resolve_token()
+        assert user is not None  # only read past the token gate
         request_id = self.request.request_id
         return RequestFacts(
-            token_uid=user.uid if user else None,
-            token_jti=user.jti if user else None,
+            token_uid=user.uid,
+            token_jti=user.jti,
             request_id=str(uuid.uuid4()) if request_id is None else request_id,
             api_version=self.table.operation.version_number,
         )
