@@ -19,6 +19,7 @@ import pytest
 from sandbox.cli.assembly import assemble, make_syncer
 from sandbox.cli.serve_config import ServeConfig
 from sandbox.load.reload_queue import ReloadQueue
+from sandbox.load.snapshot import Snapshot, SnapshotHolder
 from sandbox.load.sync import Syncer
 from sandbox.serve.local_server import serve_in_thread
 from tests import tiny_repository
@@ -307,5 +308,36 @@ def test_reload_route_answers_202_when_the_reload_outlasts_its_wait(repo: git.Re
             wait_for(lambda: served(client, "q").headers["x-sandbox-commit"] == sha, timeout_s=30)
             wait_for(lambda: not syncer.queue.in_flight and not syncer.queue.queued, timeout_s=30)
             assert syncer.rebuilds == 1
+    finally:
+        syncer.stop()
+
+
+class _Watched(SnapshotHolder):
+    """The syncer's real holder, noting what the status says at the moment each snapshot is swapped in."""
+
+    def __init__(self, syncer: Syncer) -> None:
+        assert syncer.holder is not None
+        super().__init__(syncer.holder.current)
+        self.syncer = syncer
+        self.seen: list[tuple[str, bool]] = []
+
+    def swap(self, snapshot: Snapshot) -> Snapshot:
+        previous = super().swap(snapshot)
+        self.seen.append((self.syncer.status()["revision"], self.syncer.healthy()))
+        return previous
+
+
+def test_once_a_fixed_commit_is_served_the_status_says_healthy(repo: git.Repo, tmp_path: Path) -> None:
+    """A request served the new snapshot never reads the failure before it in the status."""
+    syncer = make_syncer(config(repo, tmp_path / "cache", poll_s=0))
+    syncer.start()
+    watched = _Watched(syncer)
+    syncer.holder = watched
+    try:
+        break_repository(repo)
+        assert syncer.reload("test").outcome == "refused" and not syncer.healthy()
+        fixed = fix_repository(repo, "r")
+        assert syncer.reload("test").outcome == "swapped"
+        assert watched.seen == [(fixed, True)]
     finally:
         syncer.stop()

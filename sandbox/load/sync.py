@@ -343,9 +343,12 @@ class Syncer:
         if snapshot.revision == current.revision and not force:
             attempt.outcome = "unchanged"
             return
+        # Published before the swap: whoever is served the new snapshot reads a status that says so
+        # (revision, healthy) — a status read between the two shows the old revision, healthy.
+        attempt.outcome = "swapped"
+        self.last_attempt = attempt
         self.holder.swap(snapshot)
         self.reloads += 1
-        attempt.outcome = "swapped"
 
     def _schedule_retry(self, source: GitSource) -> None:
         """Exponential backoff from min(poll, 30 s), capped at 10 minutes."""
