@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from sandbox.load.snapshot import build_snapshot
 from sandbox.serve.local_server import serve_in_thread
@@ -53,25 +50,8 @@ def app(**scenarios: Any) -> Any:
 @contextlib.contextmanager
 def uvicorn_serving(asgi: Any, loop: str, http: str) -> Iterator[str]:
     """A real uvicorn on a free loopback port with the given event loop and HTTP parser."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        asgi, loop=loop, http=http, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + TIMEOUT_S
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=TIMEOUT_S)
-        sock.close()
+    with serve_in_thread(asgi, loop=loop, http=http, timeout_graceful_shutdown=1) as base_url:
+        yield base_url
 
 
 def get(base_url: str, timeout: httpx.Timeout | float = TIMEOUT_S, **prefer: Any) -> httpx.Response:

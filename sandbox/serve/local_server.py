@@ -19,20 +19,21 @@ _KEEP_ALIVE_S = 75
 
 
 @contextmanager
-def serve_in_thread(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve `app` with a real uvicorn on `host` (loopback) and yield its base URL."""
+def serve_in_thread(app: Any, host: str = "127.0.0.1", **options: Any) -> Iterator[str]:
+    """Serve `app` with a real uvicorn on `host` (loopback) and yield its base URL; `options` go to
+    `uvicorn.Config` over the defaults below (e.g. `loop="asyncio", http="h11"`)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        http="httptools",
-        timeout_keep_alive=_KEEP_ALIVE_S,
-    )
+    settings: dict[str, Any] = {
+        "log_level": "warning",
+        "access_log": False,
+        "lifespan": "off",
+        "http": "httptools",
+        "timeout_keep_alive": _KEEP_ALIVE_S,
+    }
+    config = uvicorn.Config(app, **{**settings, **options})
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
