@@ -130,10 +130,11 @@ CaseKey = tuple[str, str, str, str]  # (path in the repository, layer, content d
 def _parser_digest() -> str:
     """The code that parses a case and shapes what is cached: another version, another cache file."""
     here = Path(__file__).parent
-    sources = (here / "parse_cache.py", here / "repository.py", here / "repository_files.py")
+    sources = (here / "parse_cache.py", here / "repository.py", here / "repository_files.py", here / "plain_yaml.py")
     return hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:16]
 
 
+@functools.cache
 def limits_digest(limits: FileLimits) -> str:
     return hashlib.sha256(repr(limits).encode()).hexdigest()[:16]
 
