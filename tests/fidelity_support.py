@@ -76,16 +76,6 @@ def errors_of(response: httpx.Response) -> list[dict[str, Any]]:
     return errors
 
 
-class FakeClock:
-    """A clock the test moves; the sandbox reads it through `Services.clock`."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 # The texts of the routes real staging answers with 410 (§11.2), as observed, written out here.
 ACTES_GONE = (
     "Cette route a été déplacée. Merci de mettre à jour votre application vers la nouvelle route. Vous pouvez "

@@ -18,6 +18,7 @@ from sandbox.serve.local_server import serve_in_thread
 from sandbox.serve.pipeline import Services
 from sandbox.serve.ratelimit import RateLimiter
 from sandbox.web import create_app
+from tests.clock import FakeClock
 from tests.conftest import ROOT
 from tests.fidelity_support import ACTES_GONE, INPI_GONE, QF_V1_GONE, SVAIR_GONE
 
@@ -363,14 +364,6 @@ def test_reload_mocks_legacy_answer(client: httpx.Client) -> None:
 
 
 # -- rate limits ------------------------------------------------------------------------------
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_rate_limit_429_with_headers() -> None:

@@ -21,6 +21,7 @@ import yaml
 from sandbox.rules.matching import MatchMode
 from sandbox.rules.tokens import mint
 from sandbox.serve.pipeline import Services
+from tests.clock import FakeClock
 from tests.conftest import ROOT
 from tests.fidelity_support import (
     INE,
@@ -35,7 +36,6 @@ from tests.fidelity_support import (
     TOKEN,
     TRACKING,
     UNITE_LEGALE,
-    FakeClock,
     bearer,
     served,
 )

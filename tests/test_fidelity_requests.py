@@ -13,6 +13,7 @@ import pytest
 from sandbox.rules.matching import MatchMode
 from sandbox.serve.pipeline import Services
 from sandbox.serve.request_limits import RequestLimits
+from tests.clock import FakeClock
 from tests.fidelity_support import (
     JSON,
     MODES,
@@ -22,7 +23,6 @@ from tests.fidelity_support import (
     TOKEN,
     TRACKING,
     UNITE_LEGALE,
-    FakeClock,
     bearer,
     errors_of,
     served,

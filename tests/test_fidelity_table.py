@@ -30,6 +30,7 @@ from sandbox.rules.tokens import DEFAULT_SECRET, INTERNAL_JTI, mint
 from sandbox.serve.local_server import serve_in_thread
 from sandbox.serve.pipeline import Services
 from tests import tiny_repository
+from tests.clock import FakeClock
 from tests.conftest import ROOT
 from tests.fidelity_support import (
     ALL_SCOPES,
@@ -44,7 +45,6 @@ from tests.fidelity_support import (
     TOKEN,
     TRACKING,
     UNITE_LEGALE,
-    FakeClock,
     bearer,
     errors_of,
     served,

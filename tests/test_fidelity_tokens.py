@@ -17,6 +17,7 @@ from sandbox.load.snapshot import build_snapshot
 from sandbox.rules.matching import MatchMode
 from sandbox.serve.pipeline import Services
 from sandbox.serve.ratelimit import RateLimiter
+from tests.clock import FakeClock
 from tests.conftest import ROOT
 from tests.fidelity_support import (
     INE,
@@ -33,7 +34,6 @@ from tests.fidelity_support import (
     TOKEN,
     TRACKING,
     UNITE_LEGALE,
-    FakeClock,
     bearer,
     errors_of,
     served,

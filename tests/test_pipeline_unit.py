@@ -22,6 +22,7 @@ from sandbox.serve.pipeline import Answer, IncomingRequest, Services, answer, re
 from sandbox.serve.prefer_header import parse_prefer
 from sandbox.serve.ratelimit import RateLimiter
 from sandbox.serve.scenarios import Scenarios
+from tests.clock import FakeClock
 from tests.conftest import ROOT
 from tests.request_path import SECRET, TODAY, TRACKING, all_scopes, bearer, body, codes, get, snapshot, token
 
@@ -42,14 +43,6 @@ REQUEST_ID = "6f1c2a9e-8a3d-4b7f-9c2e-1d5e7a4b3c20"
 NOT_A_SIRET = "Le paramètre recipient n'est pas un siret valide"
 # The headers of the organizer's `Cacheable` (spec §3.4, §11.5): on a v2 refusal that comes after it.
 CACHE = {b"x-response-cached": b"false", b"x-cache-expires-in": b""}
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _noon_utc(year: int, month: int, day: int) -> float:

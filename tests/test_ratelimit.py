@@ -15,6 +15,7 @@ import yaml
 from sandbox.rules.rendering import encode_json
 from sandbox.rules.throttles import ThrottleGroup, normalise_operation_id, throttle_groups
 from sandbox.serve.ratelimit import RateDecision, RateLimiter, discriminator, too_many_requests_body
+from tests.clock import FakeClock
 from tests.conftest import SHARED_FIXTURES
 
 REAL_THROTTLE = SHARED_FIXTURES / "apistration_mocks" / "data" / "throttle.yml"
@@ -37,14 +38,6 @@ CIBTP = "api_entreprise_v3_cibtp_attestation_cotisations_conges_payes_chomage_in
 V2_OPERATION = "api_particulier_v2_cnav_quotient_familial_v2"
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def group(name: str, *endpoints: str, limit: int, period: int, per_endpoint: bool = False) -> ThrottleGroup:
     return ThrottleGroup(name=name, per_endpoint=per_endpoint, endpoints=endpoints, limit=limit, period=period)
 
@@ -61,7 +54,7 @@ def run(limiter: RateLimiter, operation_id: str, times: int, who: str = TOKEN) -
 
 
 def test_limit_requests_pass_and_the_next_gets_429_with_exact_headers() -> None:
-    clock = Clock(1_000_010.5)  # 60 s windows aligned on the epoch: this one is [999_960, 1_000_020)
+    clock = FakeClock(1_000_010.5)  # 60 s windows aligned on the epoch: this one is [999_960, 1_000_020)
     limiter = RateLimiter([group("docs", INSEE_UL, limit=3, period=60)], clock)
 
     passed = run(limiter, INSEE_UL, 3)
@@ -86,7 +79,7 @@ def test_limit_requests_pass_and_the_next_gets_429_with_exact_headers() -> None:
 
 
 def test_the_default_particulier_group_lets_20_requests_per_second_through() -> None:
-    limiter = RateLimiter(throttle_groups(None), Clock(1_700_000_000.25))
+    limiter = RateLimiter(throttle_groups(None), FakeClock(1_700_000_000.25))
     decisions = run(limiter, QF, 21)
     assert all(d.allowed for d in decisions[:20])
     assert decisions[20].allowed is False
@@ -99,7 +92,7 @@ def test_the_default_particulier_group_lets_20_requests_per_second_through() -> 
 
 
 def test_window_roll_over_resets_the_counter() -> None:
-    clock = Clock(119.0)
+    clock = FakeClock(119.0)
     limiter = RateLimiter([group("g", INSEE_UL, limit=2, period=60)], clock)
     assert [d.allowed for d in run(limiter, INSEE_UL, 3)] == [True, True, False]
 
@@ -110,7 +103,7 @@ def test_window_roll_over_resets_the_counter() -> None:
 
 
 def test_windows_are_aligned_to_the_epoch_not_to_the_first_request() -> None:
-    clock = Clock(59.5)
+    clock = FakeClock(59.5)
     limiter = RateLimiter([group("g", INSEE_UL, limit=1, period=60)], clock)
     assert limiter.check(INSEE_UL, TOKEN).reset == 60
     clock.now = 60.0
@@ -118,7 +111,7 @@ def test_windows_are_aligned_to_the_epoch_not_to_the_first_request() -> None:
 
 
 def test_refused_requests_keep_counting_within_the_window() -> None:
-    limiter = RateLimiter([group("g", INSEE_UL, limit=1, period=60)], Clock(0.0))
+    limiter = RateLimiter([group("g", INSEE_UL, limit=1, period=60)], FakeClock(0.0))
     assert [d.allowed for d in run(limiter, INSEE_UL, 4)] == [True, False, False, False]
 
 
@@ -126,7 +119,7 @@ def test_refused_requests_keep_counting_within_the_window() -> None:
 
 
 def test_a_group_of_endpoints_shares_one_counter() -> None:
-    limiter = RateLimiter([group("json", INSEE_UL, INSEE_ETAB, limit=3, period=60)], Clock(10.0))
+    limiter = RateLimiter([group("json", INSEE_UL, INSEE_ETAB, limit=3, period=60)], FakeClock(10.0))
     assert limiter.check(INSEE_UL, TOKEN).remaining == 2
     assert limiter.check(INSEE_ETAB, TOKEN).remaining == 1
     assert limiter.check(INSEE_UL, TOKEN).remaining == 0
@@ -135,7 +128,7 @@ def test_a_group_of_endpoints_shares_one_counter() -> None:
 
 def test_by_single_endpoint_keeps_one_counter_per_endpoint() -> None:
     groups = [group("high", ATTESTATION_FISCALE_V3, CIBTP, limit=2, period=60, per_endpoint=True)]
-    limiter = RateLimiter(groups, Clock(10.0))
+    limiter = RateLimiter(groups, FakeClock(10.0))
     assert [d.allowed for d in run(limiter, ATTESTATION_FISCALE_V3, 3)] == [True, True, False]
     cibtp = run(limiter, CIBTP, 3)
     assert [d.allowed for d in cibtp] == [True, True, False]
@@ -143,14 +136,14 @@ def test_by_single_endpoint_keeps_one_counter_per_endpoint() -> None:
 
 
 def test_counters_are_per_discriminator() -> None:
-    limiter = RateLimiter([group("g", INSEE_UL, limit=1, period=60)], Clock(10.0))
+    limiter = RateLimiter([group("g", INSEE_UL, limit=1, period=60)], FakeClock(10.0))
     assert limiter.check(INSEE_UL, TOKEN).allowed is True
     assert limiter.check(INSEE_UL, TOKEN).allowed is False
     assert limiter.check(INSEE_UL, OTHER_TOKEN).allowed is True
 
 
 def test_operations_in_no_group_are_not_counted_and_get_no_headers() -> None:
-    limiter = RateLimiter([group("g", INSEE_UL, limit=1, period=60)], Clock(10.0))
+    limiter = RateLimiter([group("g", INSEE_UL, limit=1, period=60)], FakeClock(10.0))
     for _ in range(5):
         decision = limiter.check("api_entreprise_vrivileges_", TOKEN)
         assert decision == RateDecision(allowed=True)
@@ -158,7 +151,7 @@ def test_operations_in_no_group_are_not_counted_and_get_no_headers() -> None:
 
 
 def test_fnmatch_patterns_in_endpoint_lists() -> None:
-    limiter = RateLimiter([group("part", "api_particulier_v3_cnav_*", limit=2, period=1)], Clock(5.0))
+    limiter = RateLimiter([group("part", "api_particulier_v3_cnav_*", limit=2, period=1)], FakeClock(5.0))
     assert limiter.check(QF, TOKEN).remaining == 1
     assert limiter.check("api_particulier_v3_cnav_prime_activite_with_civility", TOKEN).remaining == 0
     assert limiter.check("api_particulier_v3_cnav_prime_activite_with_france_connect", TOKEN).allowed is False
@@ -186,7 +179,7 @@ def test_v3_and_later_operation_ids_normalise_to_v3(operation_id: str, expected:
 
 
 def test_v3_v4_and_v5_routes_share_the_counter_of_their_v3_entry() -> None:
-    limiter = RateLimiter([group("part", CNOUS_V3, MEN_V3, limit=4, period=1)], Clock(5.0))
+    limiter = RateLimiter([group("part", CNOUS_V3, MEN_V3, limit=4, period=1)], FakeClock(5.0))
     assert [limiter.check(op, TOKEN).remaining for op in (CNOUS_V3, CNOUS_V4, MEN_V4)] == [3, 2, 1]
     assert limiter.check(MEN_V5, TOKEN).remaining == 0
     assert limiter.check(CNOUS_V4, TOKEN).allowed is False
@@ -194,7 +187,7 @@ def test_v3_v4_and_v5_routes_share_the_counter_of_their_v3_entry() -> None:
 
 def test_v3_and_v4_share_a_per_endpoint_counter() -> None:
     groups = [group("high", ATTESTATION_FISCALE_V3, CIBTP, limit=2, period=60, per_endpoint=True)]
-    limiter = RateLimiter(groups, Clock(5.0))
+    limiter = RateLimiter(groups, FakeClock(5.0))
     assert limiter.check(ATTESTATION_FISCALE_V3, TOKEN).remaining == 1
     assert limiter.check(ATTESTATION_FISCALE_V4, TOKEN).remaining == 0
     assert limiter.check(ATTESTATION_FISCALE_V4, TOKEN).allowed is False
@@ -202,13 +195,13 @@ def test_v3_and_v4_share_a_per_endpoint_counter() -> None:
 
 
 def test_a_v4_id_written_in_the_throttle_file_also_covers_v3() -> None:
-    limiter = RateLimiter([group("g", ATTESTATION_FISCALE_V4, limit=1, period=60)], Clock(5.0))
+    limiter = RateLimiter([group("g", ATTESTATION_FISCALE_V4, limit=1, period=60)], FakeClock(5.0))
     assert limiter.check(ATTESTATION_FISCALE_V3, TOKEN).allowed is True
     assert limiter.check(ATTESTATION_FISCALE_V4, TOKEN).allowed is False
 
 
 def test_particulier_v2_operations_are_not_in_the_v3_group() -> None:
-    limiter = RateLimiter(throttle_groups(None), Clock(5.0))
+    limiter = RateLimiter(throttle_groups(None), FakeClock(5.0))
     assert all(d == RateDecision(allowed=True) for d in run(limiter, V2_OPERATION, 30))
 
 
@@ -216,7 +209,7 @@ def test_particulier_v2_operations_are_not_in_the_v3_group() -> None:
 
 
 def test_normal_responses_carry_ratelimit_headers() -> None:
-    limiter = RateLimiter([group("g", INSEE_UL, limit=250, period=60)], Clock(1_700_000_030.0))
+    limiter = RateLimiter([group("g", INSEE_UL, limit=250, period=60)], FakeClock(1_700_000_030.0))
     first = limiter.check(INSEE_UL, TOKEN)
     second = limiter.check(INSEE_UL, TOKEN)
     assert first.allowed is True
@@ -235,7 +228,7 @@ def test_two_throttles_counting_one_request_give_no_headers() -> None:
         group("a", INSEE_UL, limit=3, period=60),
         group("b", "api_entreprise_v3_insee_*", limit=10, period=60),
     ]
-    limiter = RateLimiter(groups, Clock(10.0))
+    limiter = RateLimiter(groups, FakeClock(10.0))
     counted_twice = run(limiter, INSEE_UL, 3)
     assert all(d == RateDecision(allowed=True) for d in counted_twice)
     # Past the first limit the request is refused, with the refusing throttle's headers.
@@ -251,7 +244,7 @@ def test_a_refusing_throttle_stops_the_later_ones_from_counting() -> None:
         group("a", INSEE_UL, limit=1, period=60),
         group("b", INSEE_UL, INSEE_ETAB, limit=10, period=60),
     ]
-    limiter = RateLimiter(groups, Clock(10.0))
+    limiter = RateLimiter(groups, FakeClock(10.0))
     run(limiter, INSEE_UL, 4)  # b counts the first only: the next three are refused by a
     assert limiter.check(INSEE_ETAB, TOKEN).remaining == 8
 
@@ -260,7 +253,7 @@ def test_a_refusing_throttle_stops_the_later_ones_from_counting() -> None:
 
 
 def test_the_v2_global_limit_is_20_per_second_per_api_key() -> None:
-    clock = Clock(1_700_000_000.5)
+    clock = FakeClock(1_700_000_000.5)
     limiter = RateLimiter(throttle_groups(None), clock)
     decisions = [limiter.check(V2_OPERATION, TOKEN, v2_api_key="key-a") for _ in range(21)]
     assert all(d.allowed for d in decisions[:20])
@@ -283,7 +276,7 @@ def test_the_v2_global_limit_is_20_per_second_per_api_key() -> None:
 
 def test_the_v2_limit_is_configurable_and_counts_as_one_throttle() -> None:
     groups = [group("g", V2_OPERATION, limit=10, period=60)]
-    limiter = RateLimiter(groups, Clock(5.0), v2_limit=(2, 1))
+    limiter = RateLimiter(groups, FakeClock(5.0), v2_limit=(2, 1))
     # v2 limit + group: two throttles, no headers.
     assert limiter.check(V2_OPERATION, TOKEN, v2_api_key="k") == RateDecision(allowed=True)
     assert limiter.check(V2_OPERATION, TOKEN, v2_api_key="k").allowed is True
@@ -295,7 +288,7 @@ def test_the_v2_limit_is_configurable_and_counts_as_one_throttle() -> None:
 
 
 def test_memory_stays_bounded_over_100000_discriminators_and_many_windows() -> None:
-    clock = Clock(1_700_000_000.0)
+    clock = FakeClock(1_700_000_000.0)
     groups = [
         group("per_second", QF, limit=20, period=1),
         group("per_minute", INSEE_UL, limit=250, period=60, per_endpoint=True),
@@ -318,7 +311,7 @@ def test_memory_stays_bounded_over_100000_discriminators_and_many_windows() -> N
 
 
 def test_counters_of_one_window_are_capped() -> None:
-    limiter = RateLimiter([group("g", INSEE_UL, limit=5, period=3_600)], Clock(10.0))
+    limiter = RateLimiter([group("g", INSEE_UL, limit=5, period=3_600)], FakeClock(10.0))
     limiter.max_counters = 1_000
     for n in range(10_000):
         limiter.check(INSEE_UL, str(n))
@@ -380,7 +373,7 @@ def _openapi_operation_ids() -> list[str]:
 def test_every_real_v3_operation_is_in_exactly_one_default_group() -> None:
     if not OPENAPI_FILES.is_dir():
         pytest.skip(f"real OpenAPI files not available at {OPENAPI_FILES} (../shared/fixtures beside the clone)")
-    limiter = RateLimiter(throttle_groups(None), Clock(5.0))
+    limiter = RateLimiter(throttle_groups(None), FakeClock(5.0))
     ids = [i for i in _openapi_operation_ids() if i != "api_entreprise_vrivileges_"]
     assert len(ids) > 80
     for operation_id in ids:
@@ -412,7 +405,7 @@ def test_the_real_throttle_file_of_apistration_mocks_parses() -> None:
         period=60,
     )
     # Its v3 ids throttle the v4 and v5 routes too, and they agree with the built-in defaults.
-    limiter = RateLimiter(tuple(groups.values()), Clock(1_700_000_000.0))
+    limiter = RateLimiter(tuple(groups.values()), FakeClock(1_700_000_000.0))
     decisions = [limiter.check(op, TOKEN) for op in (CNOUS_V3, CNOUS_V4, MEN_V5) * 7]
     assert [d.allowed for d in decisions] == [True] * 20 + [False]
     defaults = {g.name: g for g in throttle_groups(None)}

@@ -18,6 +18,7 @@ from sandbox.serve.franceconnect import FranceConnectSession
 from sandbox.serve.journal import redact_query, redact_text
 from sandbox.serve.pipeline import Services
 from sandbox.serve.ratelimit import RateLimiter
+from tests.clock import FakeClock
 from tests.request_path import TODAY, TRACKING, bearer, body, codes, get, snapshot, token
 
 LIASSES = "/v3/dgfip/unites_legales/130025265/liasses_fiscales/2024"
@@ -32,14 +33,6 @@ QF_V2_CASE = (
 )
 QF_V2_CASE_ID = "api_particulier_v2_cnav_quotient_familial_v2/200-cnaf-parent-seul-2-enfants.yaml"
 MAINTENANCE_DETAIL = "Le fournisseur de données est en maintenance de 01:00 à 02:00"
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _in_dgfip_maintenance() -> Services:

@@ -87,21 +87,20 @@ def test_a_token_without_the_scope_is_403_on_v3_and_401_on_v2() -> None:
     assert seen(v2)[:3] == (401, "auth-error", {"error": "access_denied", "reason": detail, "message": detail})
 
 
+# What a FranceConnect route answers a token it cannot introspect (spec §11.7, v3).
+MALFORMED_FRANCE_CONNECT_TOKEN = {
+    "errors": [
+        {"code": "50001", "title": "Accès non autorisé", "detail": "Le jeton d'accès est mal formaté.", "meta": {}}
+    ]
+}
+
+
 def test_an_unknown_france_connect_token_is_50001() -> None:
     refused = get(FC_V3, "", bearer("not-a-case"))
     assert seen(refused) == (
         401,
         "auth-error",
-        {
-            "errors": [
-                {
-                    "code": "50001",
-                    "title": "Accès non autorisé",
-                    "detail": "Le jeton d'accès est mal formaté.",
-                    "meta": {},
-                }
-            ]
-        },
+        MALFORMED_FRANCE_CONNECT_TOKEN,
         "unknown-franceconnect-token; no case of payloads/france_connect has this token (params.token)",
     )
 
@@ -111,16 +110,7 @@ def test_an_api_token_elsewhere_than_the_bearer_on_a_france_connect_route_is_ref
     assert seen(refused)[:3] == (
         401,
         "auth-error",
-        {
-            "errors": [
-                {
-                    "code": "50001",
-                    "title": "Accès non autorisé",
-                    "detail": "Le jeton d'accès est mal formaté.",
-                    "meta": {},
-                }
-            ]
-        },
+        MALFORMED_FRANCE_CONNECT_TOKEN,
     )
     assert auth(refused) == (
         "not-a-franceconnect-token; this route reads a FranceConnect token (payloads/france_connect), not an API token"
