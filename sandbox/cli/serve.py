@@ -95,6 +95,7 @@ def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.so
     from sandbox.cli.process import answering_while_loading, bound_port, metrics_directory, serve, supervise
     from sandbox.load.sync import StartError
     from sandbox.serve.access import is_loopback
+    from sandbox.serve.wire import DirectProtocol
 
     log_config = configure(config.log_format, config.log_level)
     redact_logs()
@@ -143,7 +144,7 @@ def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.so
         "log_level": config.log_level,
         "access_log": False,  # the sandbox writes its own request line (`--access-log`)
         "timeout_graceful_shutdown": config.shutdown_timeout,
-        "http": "httptools",
+        "http": DirectProtocol,  # httptools; API answers written without an ASGI task (serve.wire)
         "loop": "uvloop",
         "ws": "none",  # no API uses WebSockets: their protocol is not even imported (~30 ms of start-up)
     }

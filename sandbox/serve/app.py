@@ -11,6 +11,7 @@ the access log on, every request is logged once, tokens redacted (`serve.request
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.responses import PlainTextResponse
@@ -20,15 +21,16 @@ from sandbox.load.snapshot import Prepared, Snapshot, SnapshotHolder
 from sandbox.load.sync import Syncer
 from sandbox.rules import rendering
 from sandbox.rules.bounded_cache import BoundedCache
+from sandbox.rules.rendering import Header
 from sandbox.rules.unreadable import reads_body
 from sandbox.serve import replies
 from sandbox.serve.access import AdminPolicy
 from sandbox.serve.delivery import deliver
 from sandbox.serve.journal import PATH_CHARS, QUERY_CHARS, Entry, Journal, journal_text
 from sandbox.serve.metrics import RequestMetrics
-from sandbox.serve.pipeline import IncomingRequest, Services, answer, read_headers
+from sandbox.serve.pipeline import Answer, IncomingRequest, Services, answer, read_headers
 from sandbox.serve.prefer_header import NO_PREFERENCES
-from sandbox.serve.request_limits import NOSNIFF, announced_too_large, body_too_large, oversize, read_body
+from sandbox.serve.request_limits import NOSNIFF, announced_too_large, body_too_large, oversize, oversize_of, read_body
 from sandbox.serve.request_log import log_request, request_id
 
 if TYPE_CHECKING:
@@ -88,12 +90,7 @@ class SandboxApp:
             self._observe_refused(scope, prepared, snapshot, started)
             return
         path = scope["path"]
-        if (
-            path.startswith(SANDBOX_PREFIX)
-            or path in ("/", "/ui", METRICS_PATH)
-            or path.startswith(CATALOGUE_PREFIX)
-            or (path == RELOAD_PATH and scope["method"] == "POST")
-        ):
+        if is_own_route(path, scope["method"]):
             if self.access_log:
                 await self._own_logged(scope, receive, send, snapshot, started, own_headers)
             else:
@@ -109,47 +106,80 @@ class SandboxApp:
             return
         preferences = scenarios.preferences(scope["headers"]) if "prefer" in headers else NO_PREFERENCES
         request = IncomingRequest(scope["method"], path, scope["query_string"], headers, body, preferences)
+        decided = self._decide(snapshot, request, started)
+        await deliver(
+            receive,
+            send,
+            decided.status,
+            decided.headers,
+            decided.body,
+            delay_s=scenarios.delay_s(decided.answered.applied),
+            fault=decided.answered.applied.fault,
+            max_delay_s=scenarios.max_delay_s,
+        )
+        self.settle(decided)
+
+    def answer_now(
+        self, method: str, path: str, raw_path: bytes, query_string: bytes, raw_headers: list[tuple[bytes, bytes]]
+    ) -> Decided | None:
+        """The answer to an API request that has no body, decided at once when nothing in it waits
+        (`serve.wire` writes it straight away, then calls `settle`). None: the request goes the ASGI
+        way, where everything else is handled: the own routes, an oversized request, `Prefer`, latency."""
+        services = self.services
+        if services.scenarios.latency_ms is not None or is_own_route(path, method):
+            return None
+        started = time.perf_counter()
+        if oversize_of(raw_path, query_string, raw_headers, services.limits) is not None:
+            return None
+        headers = read_headers(raw_headers)
+        if "prefer" in headers and services.scenarios.prefer:
+            return None
+        request = IncomingRequest(method, path, query_string, headers)
+        return self._decide(self.holder.current, request, started)
+
+    def _decide(self, snapshot: Snapshot, request: IncomingRequest, started: float) -> Decided:
         answered = answer(snapshot, request, self.services)
-        prepared, operation_id, applied = answered.prepared, answered.operation_id, answered.applied
-        extra = [(b"content-length", b"%d" % len(prepared.body)), *own_headers]
+        prepared, operation_id = answered.prepared, answered.operation_id
+        extra = [
+            (b"content-length", b"%d" % len(prepared.body)),
+            snapshot.revision_header,
+            self.services.scenarios.profile_header,
+            NOSNIFF,
+        ]
         verdict = None
         if self.services.validate_responses and operation_id is not None:
             verdict = self._schema_outcome(snapshot, operation_id, prepared)
             extra.append((b"x-sandbox-schema", verdict.verdict.encode()))
-        body = b"" if scope["method"] == "HEAD" else prepared.body
-        await deliver(
-            receive,
-            send,
-            prepared.status,
-            (*prepared.headers, *extra),
-            body,
-            delay_s=scenarios.delay_s(applied),
-            fault=applied.fault,
-            max_delay_s=scenarios.max_delay_s,
-        )
-        elapsed = time.perf_counter() - started
+        body = b"" if request.method == "HEAD" else prepared.body
+        return Decided((*prepared.headers, *extra), body, answered, request, verdict, started, snapshot)
+
+    def settle(self, decided: Decided) -> None:
+        """What follows a written answer: its journal entry, its count, its request line."""
+        elapsed = time.perf_counter() - decided.started
+        answered, request, verdict = decided.answered, decided.request, decided.verdict
+        prepared = answered.prepared
         entry = Entry(
             at=time.time(),
-            method=scope["method"],
-            path=journal_text(path, PATH_CHARS),
-            query=journal_text(scope["query_string"], QUERY_CHARS),
-            operation=operation_id,
+            method=request.method,
+            path=journal_text(request.path, PATH_CHARS),
+            query=journal_text(request.query_string, QUERY_CHARS),
+            operation=answered.operation_id,
             outcome=answered.outcome,
             case=prepared.case_id,
             status=prepared.status,
             duration_ms=elapsed * 1000,
-            revision=snapshot.revision,
+            revision=decided.snapshot.revision,
             near_miss=answered.near_miss,
             schema=verdict.verdict if verdict else None,
             schema_errors=tuple(str(e) for e in verdict.errors) if verdict else (),
-            preference=applied.text,
+            preference=answered.applied.text,
             auth=prepared.header(b"x-sandbox-auth") if prepared.outcome == "auth-error" else None,
         )
         self.journal.record(entry)
         if self.metrics is not None:
             self.metrics.count(answered.operation, prepared, elapsed)
         if self.access_log:
-            log_request(entry, request_id(headers.get("x-request-id")))
+            log_request(entry, request_id(request.headers.get("x-request-id")))
 
     def _observe_refused(self, scope: Scope, prepared: Prepared, snapshot: Snapshot, started: float) -> None:
         """A request refused before it was read (414, 431): counted with no operation, logged."""
@@ -207,6 +237,33 @@ class SandboxApp:
             cost = len(prepared.body) + sum(len(str(error)) for error in verdict.errors)
             verdicts.put(key, verdict, cost)
         return verdict
+
+
+def is_own_route(path: str, method: str) -> bool:
+    """A path of the sandbox's own routes (catalogue, `/__sandbox/...`, metrics, the legacy reload)."""
+    return (
+        path.startswith(SANDBOX_PREFIX)
+        or path in ("/", "/ui", METRICS_PATH)
+        or path.startswith(CATALOGUE_PREFIX)
+        or (path == RELOAD_PATH and method == "POST")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """An API answer decided and not yet written, with what `settle` records once it is."""
+
+    headers: tuple[Header, ...]
+    body: bytes  # empty for HEAD
+    answered: Answer
+    request: IncomingRequest
+    verdict: SchemaOutcome | None
+    started: float
+    snapshot: Snapshot
+
+    @property
+    def status(self) -> int:
+        return self.answered.prepared.status
 
 
 def _entry(scope: Scope, outcome: str, status: int, seconds: float, snapshot: Snapshot) -> Entry:

@@ -11,6 +11,8 @@ from typing import Any
 
 import uvicorn
 
+from sandbox.serve.wire import DirectProtocol
+
 _START_TIMEOUT_S = 15.0
 # Longer than a client's own idle expiry (httpx: 5 s), so that the client always drops an idle
 # connection first. With uvicorn's default (5 s, the same), a test that holds a client idle for
@@ -30,7 +32,7 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", **options: Any) -> Iterat
         "log_level": "warning",
         "access_log": False,
         "lifespan": "off",
-        "http": "httptools",
+        "http": DirectProtocol,  # httptools; the sandbox's API answers written at once (serve.wire)
         "timeout_keep_alive": _KEEP_ALIVE_S,
     }
     config = uvicorn.Config(app, **{**settings, **options})

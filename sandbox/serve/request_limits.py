@@ -8,6 +8,7 @@ short plain-text error, as a front server gives, never a parse of the oversized 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from starlette.types import Receive, Scope
@@ -43,14 +44,20 @@ class Oversize:
 def oversize(scope: Scope, limits: RequestLimits) -> Oversize | None:
     """414 when the request target is too long, 431 when a header line or all of them are; else None."""
     raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-    query = scope.get("query_string") or b""
+    return oversize_of(raw_path, scope.get("query_string") or b"", scope["headers"], limits)
+
+
+def oversize_of(
+    raw_path: bytes, query: bytes, headers: Iterable[tuple[bytes, bytes]], limits: RequestLimits
+) -> Oversize | None:
+    """`oversize` of a request's parts, as the HTTP parser gives them."""
     url_bytes = len(raw_path) + (len(query) + 1 if query else 0)
     if url_bytes > limits.max_url_bytes:
         return Oversize(
             414, f"414 URI Too Long: the request target is over {limits.max_url_bytes} bytes\n", "uri-too-long"
         )
     total = 0
-    for name, value in scope["headers"]:
+    for name, value in headers:
         line = len(name) + len(value) + 2  # `name: value`
         if line > limits.max_header_bytes:
             return Oversize(
