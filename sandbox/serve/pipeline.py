@@ -18,6 +18,7 @@ routes once and says what the app needs besides the bytes: the operation and the
 from __future__ import annotations
 
 import datetime
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -167,6 +168,9 @@ class Answer:
     # the operation the path routes to (a version miss: its family's), whatever the answer; None: no route
     operation: Operation | None
     applied: Applied = NOTHING_APPLIED  # what was done of the request's `Prefer` header
+    # up to which clock time the same request gets this same answer from this snapshot (the
+    # token's `exp`, else forever); 0: the answer read a counter, the time or a random draw
+    same_until: float = 0.0
 
     @property
     def operation_id(self) -> str | None:
@@ -196,11 +200,11 @@ def answer(snapshot: Snapshot, request: IncomingRequest, services: Services) -> 
             return Answer(meta, operation)
     gone = gone_route(request.path, host_api, request.method)
     if gone is not None:
-        return Answer(replies.gone(gone), operation)
+        return Answer(replies.gone(gone), operation, same_until=math.inf)
     if operation is None or not reading:
-        return Answer(replies.unknown_path(_guess_api(request)), operation)
+        return Answer(replies.unknown_path(_guess_api(request)), operation, same_until=math.inf)
     exchange = _Exchange(snapshot, snapshot.tables[operation.id], request, services, routed)
-    return Answer(exchange.run(), operation, exchange.applied)
+    return Answer(exchange.run(), operation, exchange.applied, exchange.same_until())
 
 
 # The answer of the parameter gates for one request: a refusal of the gates that come before
@@ -227,6 +231,7 @@ class _Exchange:
     caller_scopes: frozenset[str] | None = None  # set once the token and scope gates pass
     applied: Applied = NOTHING_APPLIED
     _query: Params | None = None
+    _authenticated: User | None = None  # the API user, once the token gate passes it
 
     @property
     def query(self) -> Params:
@@ -268,6 +273,7 @@ class _Exchange:
                 # A v3 FranceConnect route reached with an API token: real staging fails (500).
                 why = Refusal.of(NOT_FRANCE_CONNECT)
                 return replies.france_connect_refused(operation, france_connect_malformed_token(), why)
+            self._authenticated = user
         assert user is not None
         if self.services.check_scopes and not granted(user.scopes, self.table.scopes):
             return replies.insufficient_scopes(operation.api, operation.is_v2, lacking(self.table.scopes))
@@ -282,6 +288,21 @@ class _Exchange:
             return maintenance
         assert looked_up is not None
         return looked_up
+
+    def same_until(self) -> float:
+        """Up to which clock time the same request gets the answer `run` gave (see `Answer.same_until`):
+        past an API token's check, with no rate counter, no maintenance window, no fact of the request
+        (a drawn request id) and no FranceConnect session (its expiry may be checked). The app asks
+        only for requests without `Prefer`."""
+        user, services, table = self._authenticated, self.services, self.table
+        if (
+            user is None
+            or services.limiter is not None
+            or table.needs_facts
+            or (services.maintenance and table.maintenance)
+        ):
+            return 0.0
+        return user.exp if user.exp is not None else math.inf
 
     def _remembered_parameter_gates(self) -> _Outcome:
         """The parameter gates depend only on the request and the snapshot: remembered, bounded."""
