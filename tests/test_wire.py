@@ -150,6 +150,20 @@ def test_pipelined_requests_are_answered_in_order(servers: tuple[str, str]) -> N
     assert _exchange(direct, raw, count=4) == expected
 
 
+def test_requests_pipelined_after_connection_close_are_treated_as_uvicorn_treats_them(
+    app: SandboxApp, servers: tuple[str, str]
+) -> None:
+    """uvicorn answers the first and closes the connection: the others are neither answered nor journaled."""
+    plain, direct = servers
+    raw = REQUESTS["hit, Connection: close"] + REQUESTS["hit"] + REQUESTS["no token"]
+    journaled = len(app.journal)
+    expected = _exchange(plain, raw, count=3)
+    assert b"\r\nconnection: close\r\n" in expected[0]
+    assert len(app.journal) == journaled + 1
+    assert _exchange(direct, raw, count=3) == expected
+    assert len(app.journal) == journaled + 2
+
+
 def test_a_kept_alive_connection_answers_one_request_after_another(servers: tuple[str, str]) -> None:
     _, direct = servers
     with _connection(direct) as sock:

@@ -107,6 +107,7 @@ class DirectProtocol(HttpToolsProtocol):
             or (cycle is not None and not cycle.response_complete)
             or self.expect_100_continue
             or self.flow.write_paused
+            or self.transport.is_closing()  # `Connection: close` answered: what follows is uvicorn's
             or parser.should_upgrade()
         ):
             return None
