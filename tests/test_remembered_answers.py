@@ -106,8 +106,29 @@ def test_a_new_snapshot_forgets_the_remembered_answers() -> None:
     assert after[0].snapshot is app.holder.current and after[1].snapshot is app.holder.current
 
 
+def test_a_token_without_exp_is_remembered_for_good() -> None:
+    clock = FakeClock(NOW)
+    app = create_app(snapshot(), Services(fixed_today=TODAY, clock=clock))
+    lasting = token(expires_in=None)
+    answers = [_ask(app, UNITE, TRACKING, lasting) for _ in range(2)]
+    clock.now = NOW + 100 * 365 * 86_400
+    answers.append(_ask(app, UNITE, TRACKING, lasting))
+    assert [a.status for a in answers] == [200, 200, 200]
+    assert answers[2].answered is answers[1].answered
+
+
+def test_maintenance_windows_not_in_force_do_not_stop_remembering() -> None:
+    """Without `--maintenance`, the CNAF window of the QF operation plays no part: its answers are kept."""
+    app = create_app(snapshot(), Services(fixed_today=TODAY))
+    answers = [_ask(app, QF, QF_HIT, token()) for _ in range(3)]
+    assert [a.status for a in answers] == [200, 200, 200]
+    assert answers[2].answered is answers[1].answered
+
+
 def test_with_a_rate_limit_every_answer_is_computed() -> None:
-    app = create_app(snapshot(), Services(fixed_today=TODAY, limiter=RateLimiter()))
+    """Even at a clock time under 1 (what `same_until` says of an answer never to keep is 0)."""
+    clock = FakeClock(0.5)
+    app = create_app(snapshot(), Services(fixed_today=TODAY, clock=clock, limiter=RateLimiter(clock=clock)))
     bearer = token()
     answers = [_ask(app, UNITE, TRACKING, bearer) for _ in range(4)]
     remaining = [dict(a.headers).get(b"ratelimit-remaining") for a in answers]
