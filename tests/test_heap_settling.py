@@ -58,3 +58,18 @@ def test_without_settling_a_swap_freezes_nothing() -> None:
     holder = SnapshotHolder(build_snapshot(default_fixtures()))
     holder.swap(build_snapshot(default_fixtures()))
     assert gc.get_freeze_count() == 0
+
+
+def test_a_build_in_a_settled_process_leaves_its_objects_frozen(settled: None) -> None:
+    """Frozen as the build ends, before the collector resumes: its next collection walks none of them."""
+    before = gc.get_freeze_count()
+    snapshot = build_snapshot(default_fixtures())
+    assert gc.get_freeze_count() > before + 1000  # the snapshot's objects (thousands)
+    assert gc.get_count()[0] < 1000  # not left in the young generation for the next collection to walk
+    assert snapshot.report.cases > 0
+
+
+def test_without_settling_a_build_leaves_its_objects_to_the_collector() -> None:
+    gc.unfreeze()
+    build_snapshot(default_fixtures())
+    assert gc.get_freeze_count() == 0

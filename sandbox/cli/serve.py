@@ -99,6 +99,8 @@ def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.so
 
     log_config = configure(config.log_format, config.log_level)
     redact_logs()
+    if config.workers == 1:
+        keep_heap_settled()  # this process serves: the build's objects are frozen as it ends
     syncer = make_syncer(config)
     with answering_while_loading(listener, lambda: syncer.phase):
         try:
@@ -156,7 +158,6 @@ def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.so
             return supervise(config.workers, listener, **options)
     try:
         app = assemble(config, syncer)
-        keep_heap_settled()
         return serve(app, listener, **options)
     finally:
         syncer.stop()
@@ -187,8 +188,8 @@ def create_app_from_environment() -> SandboxApp:
     config = ServeConfig.from_environment()
     configure(config.log_format, config.log_level)
     redact_logs()
+    keep_heap_settled()  # before the build: its objects are frozen as it ends
     app = assemble(config)
     if app.syncer is not None:
         stop_sync_on_shutdown(app, app.syncer)
-    keep_heap_settled()
     return app
