@@ -3,13 +3,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.rules.coercion import ruby_to_i
 from sandbox.rules.matching import (
+    KeyBuilder,
     KeySpec,
     LookupVariant,
+    MatchMode,
     RequestFacts,
     RuleError,
     Unmatchable,
@@ -18,6 +20,7 @@ from sandbox.rules.matching import (
     parse_query,
     parse_rules,
     staging_mapping,
+    strip_brackets,
     to_query,
 )
 
@@ -152,3 +155,21 @@ def test_key_ignores_mapping_order_and_letter_case(mapping: dict[str, Any]) -> N
         assert canonical_key(shouted, drop_blank=drop) == canonical_key(
             {k: v.upper().lower() if isinstance(v, str) else v for k, v in mapping.items()}, drop_blank=drop
         )
+
+
+nested = st.recursive(
+    st.one_of(scalars, st.floats(allow_nan=False, allow_infinity=False)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=8).map(lambda k: k + "[]" if k.startswith("p") else k), nested))
+def test_a_case_key_is_the_canonical_key_of_its_parameters(params: dict[str, Any]) -> None:
+    rule = next(r for r in builtin_rules() if r.applies_to("api_particulier_v2_men_scolarites"))
+    documented = KeyBuilder(MatchMode.DOCUMENTED, rule, frozenset())
+    staging = KeyBuilder(MatchMode.STAGING, rule, frozenset())
+    stripped = {strip_brackets(k): v for k, v in params.items()}
+    assert documented.case_key(params) == canonical_key(stripped, drop_blank=True)
+    assert staging.case_key(params) == canonical_key(params, drop_blank=False)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sandbox.load.snapshot import build_snapshot
 from sandbox.rules.matching import RuleError, builtin_rulebook, parse_rulebook, parse_rules
-from sandbox.rules.table import Condition
+from sandbox.rules.table import Condition, matches
 from sandbox.rules.validation import ValidationRuleError, builtin_validation_rules, parse_validation_rules
 from sandbox.tools.lint import lint_repository
 from tests import tiny_repository
@@ -168,3 +171,28 @@ def test_the_builtin_tables_keep_each_their_sense() -> None:
     lookup = {v.when.key for rule in builtin_rulebook().rules for v in rule.variants if v.when}
     validation = {v.when.key for rule in builtin_validation_rules() for v in rule.variants if v.when}
     assert (lookup, validation) == ({"when_present"}, {"when_not_blank"})
+
+
+# what operation ids and the tables' patterns are made of, and the characters fnmatch reads
+_NAME_PIECES = ["api", "_", "v3", "v", "3", "entreprise", "*", "?", "[", "]", "!", "a", "b", ".", "-", "/"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(st.sampled_from([p for p in _NAME_PIECES if p not in "*?[]!"]), max_size=8),
+    st.lists(st.sampled_from(_NAME_PIECES), max_size=8),
+)
+def test_a_pattern_matches_what_fnmatch_matches(name: list[str], pattern: list[str]) -> None:
+    operation_id, glob = "".join(name), "".join(pattern)
+    assert matches(operation_id, glob) == fnmatch.fnmatchcase(operation_id, glob)
+
+
+def test_the_usual_patterns_match_as_fnmatch_does() -> None:
+    pattern = "api_entreprise_v*_insee_unites_legales"
+    assert matches("api_entreprise_v3_insee_unites_legales", pattern)
+    assert matches("api_entreprise_v_insee_unites_legales", pattern)  # `*` matches nothing too
+    assert not matches("api_entreprise_v3_insee_unites_legales_diffusibles", pattern)
+    assert not matches("api_entreprise_v", pattern)
+    assert matches("api_particulier_v2_cnav", "api_particulier_v2_cnav")
+    assert not matches("api_particulier_v2_cnav2", "api_particulier_v2_cnav")
+    assert matches("ab", "a*b*")

@@ -491,9 +491,15 @@ class KeyBuilder:
         return "&".join(parts)
 
     def case_key(self, case_params: Mapping[str, Any]) -> str:
+        """The key of a case's parameters: `canonical_key` of them (brackets stripped and blanks dropped
+        in documented mode) in one pass, as `request_key` builds a request's (every build: ~1,600 keys)."""
         if self.mode is MatchMode.DOCUMENTED:
-            return canonical_key({strip_brackets(str(k)): v for k, v in case_params.items()}, drop_blank=True)
-        return canonical_key(case_params, drop_blank=False)
+            stripped = {strip_brackets(str(k)): v for k, v in case_params.items()}
+            parts = [_entry(name, value) for name, value in stripped.items() if not is_empty(value)]
+        else:
+            parts = [_entry(str(name), value) for name, value in case_params.items() if not is_empty_container(value)]
+        parts.sort()
+        return "&".join(parts)
 
     def documented_mapping(self, params: Mapping[str, Any]) -> Params:
         return {n: v for n, v in params.items() if n in self.names}
