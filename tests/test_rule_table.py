@@ -187,6 +187,16 @@ def test_a_pattern_matches_what_fnmatch_matches(name: list[str], pattern: list[s
     assert matches(operation_id, glob) == fnmatch.fnmatchcase(operation_id, glob)
 
 
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b"]), max_size=6), st.lists(st.sampled_from(["a", "b", "*"]), max_size=7))
+def test_patterns_of_stars_over_a_small_alphabet_match_what_fnmatch_matches(
+    name: list[str], pattern: list[str]
+) -> None:
+    """Parts that overlap and repeat: where a star-by-star search can go wrong."""
+    operation_id, glob = "".join(name), "".join(pattern)
+    assert matches(operation_id, glob) == fnmatch.fnmatchcase(operation_id, glob)
+
+
 def test_the_usual_patterns_match_as_fnmatch_does() -> None:
     pattern = "api_entreprise_v*_insee_unites_legales"
     assert matches("api_entreprise_v3_insee_unites_legales", pattern)
@@ -196,3 +206,6 @@ def test_the_usual_patterns_match_as_fnmatch_does() -> None:
     assert matches("api_particulier_v2_cnav", "api_particulier_v2_cnav")
     assert not matches("api_particulier_v2_cnav2", "api_particulier_v2_cnav")
     assert matches("ab", "a*b*")
+    assert not matches("ab", "*ab*b*")  # the second part is searched after the first
+    assert not matches("a", "*a*a")  # nor inside the last
+    assert matches("api_particulier_v2_cnav_quotient_familial_v2", "api_particulier_v*_cnav_quotient_familial*")
