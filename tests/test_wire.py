@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import ClassVar
@@ -213,7 +215,28 @@ class _Counting(DirectProtocol):
 
 def test_api_requests_are_answered_directly_and_the_rest_the_asgi_way(app: SandboxApp) -> None:
     """Under pytest's logging too (uvicorn's access logger has a handler there, at WARNING)."""
+    _Counting.written.clear()
     with serve_in_thread(app, http=_Counting) as base:
         for name in ("hit", "Particulier miss (near miss)", "no token", "own route", "Prefer", "a body", "hit, HEAD"):
             _exchange(base, REQUESTS[name], head_only=name.endswith("HEAD"))
     assert _Counting.written == [200, 404, 401, 200]
+
+
+def test_a_client_that_pipelines_without_reading_holds_no_more_than_the_buffers(app: SandboxApp) -> None:
+    """3,000 pipelined requests sent before anything is read: once the client's unread answers fill
+    the buffers, uvicorn's own path takes over (it stops reading the connection); another client is
+    served meanwhile, and every answer comes, in order."""
+    count = 3000
+    _Counting.written.clear()
+    with serve_in_thread(app, http=_Counting) as base, _connection(base) as flooding:
+        sender = threading.Thread(target=flooding.sendall, args=(REQUESTS["hit"] * count,), daemon=True)
+        sender.start()
+        time.sleep(0.5)  # the server writes until the buffers are full, then stops reading
+        assert _exchange(base, REQUESTS["no token"])[0].startswith(b"HTTP/1.1 401 ")
+        answers = _responses(flooding, count)
+        sender.join(TIMEOUT_S)
+    assert not sender.is_alive()
+    assert len(answers) == count
+    assert all(answer.startswith(b"HTTP/1.1 200 ") for answer in answers)
+    directly = _Counting.written.count(200)
+    assert 0 < directly < count, directly  # written at once until the client stopped reading, then not
