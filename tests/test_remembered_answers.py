@@ -170,3 +170,18 @@ def test_the_memory_is_bounded_in_bytes() -> None:
             assert decided is not None
     assert 0 < len(app._answers) < 1200
     assert app._answers.bytes <= app._answers.max_bytes
+
+
+def test_requests_with_a_new_request_id_each_are_not_kept() -> None:
+    """Many clients send a new `X-Request-Id` with every request: nothing is kept for them."""
+    app = create_app(snapshot(), Services(fixed_today=TODAY))
+    bearer = token()
+    for n in range(50):
+        headers = [(b"authorization", f"Bearer {bearer}".encode()), (b"x-request-id", b"id-%d" % n)]
+        decided = app.answer_now("GET", UNITE, UNITE.encode(), TRACKING, headers)
+        assert decided is not None and decided.status == 200
+    assert len(app._answers) == 0
+    repeated = [(b"authorization", f"Bearer {bearer}".encode()), (b"x-request-id", b"same")]
+    for _ in range(2):
+        app.answer_now("GET", UNITE, UNITE.encode(), TRACKING, repeated)
+    assert len(app._answers) == 1

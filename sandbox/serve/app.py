@@ -182,9 +182,10 @@ class SandboxApp:
         return decided
 
     def _seen_before(self, request: IncomingRequest) -> bool:
-        """Whether a request with this path and query string came lately (one slot per hash): only such a
-        request is looked up and remembered, so that a stream of new ones costs two hashes each."""
-        slot = hash(request.query_string) ^ hash(request.path)
+        """Whether a request with this path, query string and `X-Request-Id` came lately (one slot per
+        hash): only such a request is looked up and remembered, so that a stream of new ones (a new
+        request id each, as many clients send) costs three hashes each and no memory."""
+        slot = hash(request.query_string) ^ hash(request.path) ^ hash(request.headers.get("x-request-id"))
         seen = self._seen
         index = slot % len(seen)
         if seen[index] == slot:
