@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from typing import Any
 from urllib.parse import unquote
 
 import httptools
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from sandbox.rules.rendering import Header
@@ -33,9 +32,6 @@ from sandbox.serve.app import Decided, SandboxApp
 
 _READING = {b"GET": "GET", b"HEAD": "HEAD"}
 _BODY_HEADERS = (b"content-length", b"transfer-encoding")
-# What uvicorn refuses in a response header name / value (RFC 9110 token characters, field-value).
-_BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
-_BAD_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 _INTERNAL_ERROR: tuple[Header, ...] = ((b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"21"))
 # How many levels of middleware uvicorn may put around the app (proxy headers, message logger).
 _WRAPPERS = 4
@@ -129,7 +125,8 @@ class DirectProtocol(HttpToolsProtocol):
     def _write(self, status: int, headers: tuple[Header, ...], body: bytes) -> None:
         """Status line, uvicorn's default headers (date, server), the answer's, and the body, at once."""
         names = b"".join([name for name, _ in headers])
-        if _BAD_NAME.search(names) or _BAD_VALUE.search(b"\t".join([value for _, value in headers])):
+        # uvicorn's own checks, on all the names and all the values at once (a tab is a valid value byte)
+        if HEADER_RE.search(names) or HEADER_VALUE_RE.search(b"\t".join([value for _, value in headers])):
             # uvicorn refuses such a header once the answer is started: it closes the connection
             self.logger.error("Exception in ASGI application\n", exc_info=RuntimeError("Invalid HTTP header."))
             self.transport.close()
