@@ -90,3 +90,14 @@ def test_a_cache_file_of_another_version_is_removed_on_save(tmp_path: Path) -> N
     (folder / "0000000000000000-0000000000000000.pickle").write_bytes(b"older code")
     started(root, tmp_path / "cache")
     assert len(list(folder.iterdir())) == 1 and not (folder / "0000000000000000-0000000000000000.pickle").exists()
+
+
+def test_a_case_from_the_cache_equals_the_parsed_one_in_every_field(tmp_path: Path) -> None:
+    """Cases are pickled as their fields in order (`Case.__reduce__`): none is lost or swapped."""
+    root = tiny_repository.build(tmp_path / "fixtures")
+    first, _ = started(root, tmp_path / "cache")
+    again, cache = started(root, tmp_path / "cache")
+    assert cache.misses == 0
+    parsed = [case for table in first.tables.values() for case in table.cases]
+    cached = [case for table in again.tables.values() for case in table.cases]
+    assert len(parsed) == CASES and cached == parsed  # a dataclass's equality compares every field

@@ -12,7 +12,7 @@ import json
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,14 @@ class Case:
     @property
     def id(self) -> str:
         return f"{self.folder}/{self.file}"
+
+    def __reduce__(self) -> tuple[type[Case], tuple[Any, ...]]:
+        """Pickled as its fields in order: the parse cache's ~800 cases are unpickled by one call of the
+        constructor each, in about half the time of the dataclass's own state, set field by field."""
+        return (Case, tuple(getattr(self, name) for name in _CASE_FIELDS))
+
+
+_CASE_FIELDS = tuple(declared.name for declared in fields(Case))
 
 
 @dataclass(frozen=True, slots=True)
