@@ -164,7 +164,7 @@ nested = st.recursive(
 )
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.dictionaries(st.text(min_size=1, max_size=8).map(lambda k: k + "[]" if k.startswith("p") else k), nested))
 def test_a_case_key_is_the_canonical_key_of_its_parameters(params: dict[str, Any]) -> None:
     rule = next(r for r in builtin_rules() if r.applies_to("api_particulier_v2_men_scolarites"))

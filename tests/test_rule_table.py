@@ -177,7 +177,7 @@ def test_the_builtin_tables_keep_each_their_sense() -> None:
 _NAME_PIECES = ["api", "_", "v3", "v", "3", "entreprise", "*", "?", "[", "]", "!", "a", "b", ".", "-", "/"]
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     st.lists(st.sampled_from([p for p in _NAME_PIECES if p not in "*?[]!"]), max_size=8),
     st.lists(st.sampled_from(_NAME_PIECES), max_size=8),
@@ -187,7 +187,7 @@ def test_a_pattern_matches_what_fnmatch_matches(name: list[str], pattern: list[s
     assert matches(operation_id, glob) == fnmatch.fnmatchcase(operation_id, glob)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(st.sampled_from(["a", "b"]), max_size=6), st.lists(st.sampled_from(["a", "b", "*"]), max_size=7))
 def test_patterns_of_stars_over_a_small_alphabet_match_what_fnmatch_matches(
     name: list[str], pattern: list[str]
