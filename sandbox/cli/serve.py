@@ -157,8 +157,7 @@ def _load_and_serve(config: ServeConfig, admin: AdminPolicy, listener: socket.so
         with metrics_directory(config.metrics):
             return supervise(config.workers, listener, **options)
     try:
-        app = assemble(config, syncer)
-        return serve(app, listener, **options)
+        return serve(assemble(config, syncer), listener, **options)
     finally:
         syncer.stop()
 

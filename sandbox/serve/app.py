@@ -93,15 +93,15 @@ class SandboxApp:
         started = time.perf_counter()
         snapshot = self.holder.current  # one snapshot per request, read once
         scenarios = self.services.scenarios
-        own_headers = (snapshot.revision_header, scenarios.profile_header, NOSNIFF)
         refused = oversize(scope, self.services.limits)  # before anything reads the path or the headers
         if refused is not None:
             prepared = replies.reply(refused.status, refused.text.encode(), rendering.TEXT, refused.outcome)
-            await _send_prepared(send, prepared, scope["method"], own_headers)
+            await _send_prepared(send, prepared, scope["method"], self._own_headers(snapshot))
             self._observe_refused(scope, prepared, snapshot, started)
             return
         path = scope["path"]
         if is_own_route(path, scope["method"]):
+            own_headers = self._own_headers(snapshot)
             if self.access_log:
                 await self._own_logged(scope, receive, send, snapshot, started, own_headers)
             else:
@@ -112,7 +112,7 @@ class SandboxApp:
         if body is None:
             too_large = body_too_large(self.services.limits.max_body_bytes)
             prepared = replies.reply(413, too_large.text.encode(), rendering.TEXT, too_large.outcome)
-            await _send_prepared(send, prepared, scope["method"], own_headers)
+            await _send_prepared(send, prepared, scope["method"], self._own_headers(snapshot))
             self._observe_refused(scope, prepared, snapshot, started)
             return
         preferences = scenarios.preferences(scope["headers"]) if "prefer" in headers else NO_PREFERENCES
@@ -164,12 +164,7 @@ class SandboxApp:
                 return Decided(kept.headers, kept.body, kept.answered, request, kept.verdict, started, snapshot)
         answered = answer(snapshot, request, services)
         prepared, operation_id = answered.prepared, answered.operation_id
-        extra = [
-            (b"content-length", b"%d" % len(prepared.body)),
-            snapshot.revision_header,
-            services.scenarios.profile_header,
-            NOSNIFF,
-        ]
+        extra = [(b"content-length", b"%d" % len(prepared.body)), *self._own_headers(snapshot)]
         verdict = None
         if services.validate_responses and operation_id is not None:
             verdict = self._schema_outcome(snapshot, operation_id, prepared)
@@ -180,6 +175,10 @@ class SandboxApp:
             cost = len(request.path) + len(request.query_string) + sum(map(len, request.headers.values()))
             self._answers.put(key, (decided, services.today()), cost + _ANSWER_COST)
         return decided
+
+    def _own_headers(self, snapshot: Snapshot) -> tuple[Header, ...]:
+        """What every answer carries after its own headers: the snapshot, the profile, `nosniff`."""
+        return (snapshot.revision_header, self.services.scenarios.profile_header, NOSNIFF)
 
     def _seen_before(self, request: IncomingRequest) -> bool:
         """Whether a request with this path, query string and `X-Request-Id` came lately (one slot per
