@@ -210,9 +210,22 @@ def test_the_answer_memo_stays_within_its_byte_bound(embedded: Snapshot, token: 
         headers = {"Authorization": f"Bearer {token}"}
         for index in range(300):
             query = urlencode({"recipient": "13002526500013", "context": "c", "object": str(index) + "o" * 7000})
-            client.get(f"/v3/insee/sirene/unites_legales/130025265?{query}", headers=headers)
+            for _ in range(2):  # a request is remembered when it comes again
+                client.get(f"/v3/insee/sirene/unites_legales/130025265?{query}", headers=headers)
     memo = services._memo
     assert 0 < len(memo) < 300 and memo.bytes <= memo.max_bytes
+
+
+def test_a_stream_of_new_requests_leaves_the_answer_memo_empty(embedded: Snapshot, token: str) -> None:
+    services = Services()
+    with serve_in_thread(create_app(embedded, services)) as url, httpx.Client(base_url=url, timeout=TIMEOUT) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        for index in range(50):
+            query = urlencode({"recipient": "13002526500013", "context": "c", "object": f"o{index}"})
+            assert client.get(f"/v3/insee/sirene/unites_legales/130025265?{query}", headers=headers).status_code == 200
+        assert len(services._memo) == 0
+        client.get(f"/v3/insee/sirene/unites_legales/130025265?{query}", headers=headers)  # the last one again
+        assert len(services._memo) == 1
 
 
 # -- integers, dates --------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The request path's shortcuts give the answers of the full computations they stand in for.
 
 Each shortcut (a fast path for the common request) is held, on generated inputs, to the plain
-computation it replaces: the query-string check of §3.6, the test that a query string may carry
+computation it replaces: the query-string check of §3.6 (alone, and with the parsing), the test that a query string may carry
 `?token=`, the reading of plain digit strings as Ruby numbers.
 """
 
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.rules.coercion import bounded_int, ruby_integer, ruby_to_i
-from sandbox.rules.matching import may_name_token, parse_query
+from sandbox.rules.matching import may_name_token, parse_query, read_query
 from sandbox.rules.unreadable import full_query_problem, query_problem
 
 # pieces that make query strings Rack reads, and the ones it refuses
@@ -49,6 +49,20 @@ QUERY_ATOMS = [
 def test_the_query_string_check_agrees_with_the_full_check(atoms: list[bytes]) -> None:
     query_string = b"".join(atoms)
     assert query_problem(query_string) == full_query_problem(query_string)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from([*QUERY_ATOMS, b"", b"%5B%5D="]), max_size=10))
+def test_one_pass_over_the_query_string_gives_the_parameters_and_the_check(atoms: list[bytes]) -> None:
+    query_string = b"".join(atoms)
+    assert read_query(query_string) == (parse_query(query_string), full_query_problem(query_string))
+
+
+def test_one_pass_finds_an_array_after_a_scalar_even_an_empty_name() -> None:
+    expected = "Invalid query parameters: expected Array (got String) for param `{}'"
+    assert read_query(b"a=1&a%5B%5D=2&b=3") == ({"a": ["2"], "b": "3"}, expected.format("a"))
+    assert read_query(b"a%5B%5D=2&a=1") == ({"a": "1"}, None)
+    assert read_query(b"x=1&&[]=2") == ({"x": "1", "": ["2"]}, expected.format(""))  # an empty piece: name ""
 
 
 def test_the_shortcut_finds_an_array_after_a_scalar_in_an_escaped_name() -> None:

@@ -32,6 +32,7 @@ from sandbox.rules.operations import Operation
 from sandbox.rules.table import Condition, Options, Rule, mapping_options, parse_table
 from sandbox.rules.table import RuleError as RuleError  # re-exported: the error of lookup rules
 from sandbox.rules.tracking import TRACKING_PARAMETERS
+from sandbox.rules.unreadable import array_after_scalar, full_query_problem, only_ascii_escapes
 
 Params = dict[str, Any]
 
@@ -57,7 +58,7 @@ def _cached_escape(text: str) -> str:
     return quote_plus(text, safe="~")
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     # Ruby CGI.escape: a-zA-Z0-9 _ . - ~ kept, space is '+', the rest %XX over UTF-8.
     # Cached when short: the same names and values come back on every request.
     return _cached_escape(text) if len(text) <= CACHED_CHARS else quote_plus(text, safe="~")
@@ -80,17 +81,17 @@ def _entries(value: Any, key: str) -> list[str]:
     if isinstance(value, list):
         prefix = key + "[]"
         if not value:
-            return [_escape(prefix) + "="]
+            return [escape(prefix) + "="]
         return [entry for v in value for entry in _entries(v, prefix)]
-    return [_escape(key) + "=" + _escape(to_s(value))]
+    return [escape(key) + "=" + escape(to_s(value))]
 
 
 def _entry(key: str, value: Any) -> str:
     """One top-level entry of `to_query`, value lower-cased."""
     if isinstance(value, str):
-        return _string_entry(key, value)
+        return string_entry(key, value)
     if type(value) is int:  # a staging key's number (`kind: int`): the same text as its digits
-        return _string_entry(key, str(value))
+        return string_entry(key, str(value))
     return "&".join(_entries(lower_strings(value), key))
 
 
@@ -99,15 +100,15 @@ def _entry(key: str, value: Any) -> str:
 CACHED_NAME_CHARS = 64
 
 
-def _string_entry(key: str, value: str) -> str:
+def string_entry(key: str, value: str) -> str:
     if len(value) <= CACHED_CHARS and len(key) <= CACHED_NAME_CHARS:
         return _cached_string_entry(key, value)
-    return _escape(key) + "=" + _escape(value.lower())
+    return escape(key) + "=" + escape(value.lower())
 
 
 @lru_cache(maxsize=CACHE_ENTRIES)
 def _cached_string_entry(key: str, value: str) -> str:
-    return _escape(key) + "=" + _escape(value.lower())
+    return escape(key) + "=" + escape(value.lower())
 
 
 def to_query(mapping: Mapping[str, Any]) -> str:
@@ -172,6 +173,37 @@ def parse_query(query_string: bytes | str) -> Params:
         else:
             params[name] = value
     return params
+
+
+def read_query(query_string: bytes) -> tuple[Params, str | None]:
+    """`parse_query` and `unreadable.query_problem` of a query string (§3.6), in one pass over its
+    pieces when its escapes all decode to ASCII (the common case: then only `k=…&k[]=…` can make it
+    unreadable); else each in full. A request new to the sandbox needs both: this halves their cost."""
+    if not query_string.isascii() or (b"%" in query_string and not only_ascii_escapes(query_string)):
+        return parse_query(query_string), full_query_problem(query_string)
+    params: Params = {}
+    scalars: set[str] = set()  # the names sent as scalars so far, as Rack sees them (an empty piece too)
+    problem = None
+    for piece in query_string.decode("ascii").split("&"):
+        name, _, value = piece.partition("=")
+        if "%" in name or "+" in name:
+            name = _unquote(name)
+        if not name.endswith("[]"):
+            scalars.add(name)
+            if piece:
+                params[name] = _unquote(value) if "%" in value or "+" in value else value
+            continue
+        key = name[:-2]
+        if problem is None and key in scalars:
+            problem = array_after_scalar(key)
+        if "%" in value or "+" in value:
+            value = _unquote(value)
+        current = params.get(key)
+        if isinstance(current, list):
+            current.append(value)
+        else:
+            params[key] = [value]
+    return params, problem
 
 
 def may_name_token(query_string: bytes) -> bool:

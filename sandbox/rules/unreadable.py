@@ -19,6 +19,8 @@ import re
 from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
+from sandbox.rules.bounded_cache import BoundedCache
+
 # Rails' `Mime::Type::MIME_REGEXP` (actionpack 8) over a media type without parameters (Rails
 # looks the header up without them): `type/subtype` of word-ish characters, `*/*`, `type/*`.
 _NAME = r"[a-zA-Z0-9][a-zA-Z0-9!#$&\-^_.+]{0,126}"
@@ -100,8 +102,7 @@ def _array_after_scalar(query_string: bytes) -> str | None:
             name = _ascii_name(name) if len(name) <= 64 else unquote_to_bytes(name.replace(b"+", b" "))
         if name.endswith(b"[]"):
             if name[:-2] in scalars:
-                key = name[:-2].decode("ascii")
-                return f"Invalid query parameters: expected Array (got String) for param `{key}'"
+                return array_after_scalar(name[:-2].decode("ascii"))
         else:
             scalars.add(name)
     return None
@@ -110,25 +111,40 @@ def _array_after_scalar(query_string: bytes) -> str | None:
 # Query strings come back byte for byte (an integrator's suite repeats its requests): the verdict
 # on the short ones is remembered, 1 024 of at most 512 bytes (about 1 MiB, whatever clients send).
 REMEMBERED_QUERY_BYTES = 512
+_VERDICTS: BoundedCache[bytes, tuple[str | None]] = BoundedCache(1024, 1024 * (REMEMBERED_QUERY_BYTES + 512))
 
 
 def query_problem(query_string: bytes) -> str | None:
     """Rails' message when Rack cannot parse the query string (`Invalid query parameters: …`), or None."""
+    known = remembered_query_problem(query_string)
+    if known is not None:
+        return known[0]
+    problem = _query_problem(query_string)
+    remember_query_problem(query_string, problem)
+    return problem
+
+
+def remembered_query_problem(query_string: bytes) -> tuple[str | None] | None:
+    """`(query_problem,)` of a query string seen lately; None when it was not."""
+    return _VERDICTS.get(query_string)
+
+
+def remember_query_problem(query_string: bytes, problem: str | None) -> None:
     if len(query_string) <= REMEMBERED_QUERY_BYTES:
-        return _remembered_query_problem(query_string)
-    return _query_problem(query_string)
+        _VERDICTS.put(query_string, (problem,), len(query_string))
 
 
-@lru_cache(maxsize=1024)
-def _remembered_query_problem(query_string: bytes) -> str | None:
-    return _query_problem(query_string)
+def only_ascii_escapes(query_string: bytes) -> bool:
+    """True when every `%` of an ASCII query string starts an escape of an ASCII byte: then only a
+    name sent as a scalar, then as an array (`k=…&k[]=…`), can make it unreadable."""
+    return _NOT_ASCII_ESCAPE.search(query_string) is None
 
 
 def _query_problem(query_string: bytes) -> str | None:
     if query_string.isascii():
         if b"%" not in query_string and b"[]" not in query_string:
             return None  # the common case: nothing to decode, no array
-        if _NOT_ASCII_ESCAPE.search(query_string) is None:
+        if only_ascii_escapes(query_string):
             return _array_after_scalar(query_string)  # `prenoms%5B%5D=…`: names to decode, nothing else
     return full_query_problem(query_string)
 
@@ -147,7 +163,7 @@ def full_query_problem(query_string: bytes) -> str | None:
         if decoded_name.endswith("[]"):
             key = decoded_name[:-2]
             if key in scalars:
-                return f"Invalid query parameters: expected Array (got String) for param `{key}'"
+                return array_after_scalar(key)
         else:
             scalars.add(decoded_name)
     return None
@@ -156,3 +172,7 @@ def full_query_problem(query_string: bytes) -> str | None:
 def unreadable(content_type: str | None, body: bytes, query_string: bytes = b"") -> str | None:
     """Why Rails cannot read this request (the detail's message), or None."""
     return content_type_problem(content_type) or query_problem(query_string) or body_problem(content_type, body)
+
+
+def array_after_scalar(key: str) -> str:
+    return f"Invalid query parameters: expected Array (got String) for param `{key}'"

@@ -116,7 +116,9 @@ class SandboxApp:
             self._observe_refused(scope, prepared, snapshot, started)
             return
         preferences = scenarios.preferences(scope["headers"]) if "prefer" in headers else NO_PREFERENCES
-        request = IncomingRequest(scope["method"], path, scope["query_string"], headers, body, preferences)
+        query_string = scope["query_string"]
+        repeated = self._seen_before(path, query_string, headers.get("x-request-id"))
+        request = IncomingRequest(scope["method"], path, query_string, headers, body, preferences, repeated)
         decided = self._decide(snapshot, request, started)
         await deliver(
             receive,
@@ -145,7 +147,8 @@ class SandboxApp:
         headers = read_headers(raw_headers)
         if "prefer" in headers and services.scenarios.prefer:
             return None
-        request = IncomingRequest(method, path, query_string, headers)
+        repeated = self._seen_before(path, query_string, headers.get("x-request-id"))
+        request = IncomingRequest(method, path, query_string, headers, repeated=repeated)
         return self._decide(self.holder.current, request, started)
 
     def _decide(self, snapshot: Snapshot, request: IncomingRequest, started: float) -> Decided:
@@ -153,7 +156,7 @@ class SandboxApp:
         is answered from memory, until the snapshot changes."""
         services = self.services
         key: tuple[object, ...] | None = None
-        if not request.body and request.preferences is NO_PREFERENCES and self._seen_before(request):
+        if request.repeated and not request.body and request.preferences is NO_PREFERENCES:
             key = (request.method, request.path, request.query_string, *request.headers.items())
             if self._answers_owner is not snapshot:
                 self._answers.clear()
@@ -180,11 +183,11 @@ class SandboxApp:
         """What every answer carries after its own headers: the snapshot, the profile, `nosniff`."""
         return (snapshot.revision_header, self.services.scenarios.profile_header, NOSNIFF)
 
-    def _seen_before(self, request: IncomingRequest) -> bool:
+    def _seen_before(self, path: str, query_string: bytes, request_id: str | None) -> bool:
         """Whether a request with this path, query string and `X-Request-Id` came lately (one slot per
         hash): only such a request is looked up and remembered, so that a stream of new ones (a new
         request id each, as many clients send) costs three hashes each and no memory."""
-        slot = hash(request.query_string) ^ hash(request.path) ^ hash(request.headers.get("x-request-id"))
+        slot = hash(query_string) ^ hash(path) ^ hash(request_id)
         seen = self._seen
         index = slot % len(seen)
         if seen[index] == slot:

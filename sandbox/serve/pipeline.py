@@ -32,7 +32,7 @@ from sandbox.rules.errors import france_connect_malformed_token, france_connect_
 from sandbox.rules.franceconnect import DEFAULT_MAPPING, civility_parameters
 from sandbox.rules.gone import gone_route
 from sandbox.rules.identifiers import request_id_of
-from sandbox.rules.matching import NO_FACTS, Params, RequestFacts, may_name_token, parse_query
+from sandbox.rules.matching import NO_FACTS, Params, RequestFacts, may_name_token, parse_query, read_query
 from sandbox.rules.operations import Api, Operation
 from sandbox.rules.routing import RouteMatch, api_of_host
 from sandbox.rules.tokens import (
@@ -50,7 +50,13 @@ from sandbox.rules.tokens import (
     lacking,
 )
 from sandbox.rules.tracking import RECIPIENT, entreprise_tracking_errors, recipient_error
-from sandbox.rules.unreadable import unreadable
+from sandbox.rules.unreadable import (
+    body_problem,
+    content_type_problem,
+    query_problem,
+    remember_query_problem,
+    remembered_query_problem,
+)
 from sandbox.serve import replies
 from sandbox.serve.franceconnect import FranceConnectSession
 from sandbox.serve.meta_routes import meta_answer
@@ -108,6 +114,9 @@ class IncomingRequest:
     headers: Mapping[str, str]  # lower-case names
     body: bytes = b""  # read only when Rails would parse it (a JSON Content-Type), bounded
     preferences: Preferences = NO_PREFERENCES  # its `Prefer` header (serve.scenarios reads it)
+    # False when the app knows the request is new (no request with its path, query string and
+    # `X-Request-Id` came lately): its outcome is not remembered, a stream of new ones costs no memo
+    repeated: bool = True
 
     @property
     def host(self) -> str:
@@ -306,9 +315,9 @@ class _Exchange:
 
     def _remembered_parameter_gates(self) -> _Outcome:
         """The parameter gates depend only on the request and the snapshot: remembered, bounded."""
-        if self.table.needs_facts:
-            return self._parameter_gates(None)
         request = self.request
+        if self.table.needs_facts or not request.repeated:
+            return self._parameter_gates(None)
         key = (
             self.table.operation.id,
             request.path,
@@ -406,8 +415,22 @@ class _Exchange:
     def _unreadable(self) -> Prepared | None:
         """A `Content-Type`, a query string or a JSON body Rails cannot parse (§3.6)."""
         request = self.request
-        problem = unreadable(request.headers.get("content-type"), request.body, request.query_string)
+        kind = request.headers.get("content-type")
+        problem = content_type_problem(kind) or self._query_problem() or body_problem(kind, request.body)
         return None if problem is None else replies.bad_request(self.table.operation.is_v2, problem)
+
+    def _query_problem(self) -> str | None:
+        """The query string's verdict: remembered when it came lately, else found in the pass that
+        parses it (kept for the parameter gates)."""
+        query_string = self.request.query_string
+        known = remembered_query_problem(query_string)
+        if known is not None:
+            return known[0]
+        if self._query is not None:
+            return query_problem(query_string)
+        self._query, problem = read_query(query_string)
+        remember_query_problem(query_string, problem)
+        return problem
 
     # -- parameters, validation, lookup ---------------------------------------------------
 
