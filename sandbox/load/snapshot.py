@@ -38,6 +38,7 @@ from sandbox.load.repository import (
 )
 from sandbox.load.repository_files import FileLimits
 from sandbox.rules import errors, rendering
+from sandbox.rules.key_filter import NO_FILTER, KeyFilter
 from sandbox.rules.maintenance import Window, windows_for
 from sandbox.rules.matching import (
     NO_FACTS,
@@ -107,6 +108,8 @@ class OperationTable:
     # the near-miss index, built on the operation's first miss (a start-up spends nothing on
     # operations that never miss); building it twice in a race gives equal indexes
     _near: list[NearIndex] = field(init=False, default_factory=list, repr=False, compare=False)
+    # the key filters of `index` and of the staging index, made on the operation's first lookup
+    _filters: list[tuple[KeyFilter, KeyFilter]] = field(init=False, default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         facts = self.keys.needs_facts or (self.staging is not None and self.staging[0].needs_facts)
@@ -126,14 +129,28 @@ class OperationTable:
         Documented mode: the parameters the case documents, exactly; else the real staging's
         key (§4.2). Staging mode: the real staging's key only.
         """
-        found = _found(self.keys, self.index, params, facts)
+        documented, staging = self.filters
+        found = _found(self.keys, self.index, params, facts, documented)
         if found is None and self.staging is not None:
             keys, index = self.staging
-            found = _found(keys, index, params, facts)
+            found = _found(keys, index, params, facts, staging)
         return found
 
+    @property
+    def filters(self) -> tuple[KeyFilter, KeyFilter]:
+        """What tells most misses without building a key (`rules.key_filter`), for each index."""
+        made = self._filters
+        if not made:
+            staging = NO_FILTER if self.staging is None else KeyFilter.of(*self.staging)
+            made.append((KeyFilter.of(self.keys, self.index), staging))
+        return made[0]
 
-def _found(keys: KeyBuilder, index: Mapping[str, Prepared], params: Params, facts: RequestFacts) -> Prepared | None:
+
+def _found(
+    keys: KeyBuilder, index: Mapping[str, Prepared], params: Params, facts: RequestFacts, screen: KeyFilter
+) -> Prepared | None:
+    if screen.excludes(params):
+        return None
     if keys.mode is MatchMode.STAGING:
         params = without_tracking(params)
     try:
