@@ -1,8 +1,8 @@
 """The request path's shortcuts give the answers of the full computations they stand in for.
 
 Each shortcut (a fast path for the common request) is held, on generated inputs, to the plain
-computation it replaces: the query-string check of §3.6 (alone, and with the parsing), the test that a query string may carry
-`?token=`, the reading of plain digit strings as Ruby numbers.
+computation it replaces: the query-string check of §3.6 (alone, and with the parsing), the
+test that a query string may carry `?token=`, the reading of plain digit strings as Ruby numbers.
 """
 
 from __future__ import annotations

@@ -172,16 +172,18 @@ class CnavDateNaissanceCheck(Check):
     code: str
 
     def errors(self, params: Params, run: Run) -> list[ApiError]:
-        year, month, day = self.where.parts(params)
+        # each part read once (`to_i`): absent parts stay None
+        year, month, day = (None if part is None else ruby_to_i(part) for part in self.where.parts(params))
         bad = (
-            (year is not None and ruby_to_i(year) <= 0)
-            or (month is not None and not 1 <= ruby_to_i(month) <= 12)
-            or (day is not None and not 1 <= ruby_to_i(day) <= 31)
+            (year is not None and year <= 0)
+            or (month is not None and not 1 <= month <= 12)
+            or (day is not None and not 1 <= day <= 31)
         )
         if not bad and year is not None and month is not None and day is not None:
-            born = _birth_date(year, month, day)
             yesterday = run.today - timedelta(days=1)
-            bad = born is None or not (1900, 1, 1) <= born <= (yesterday.year, yesterday.month, yesterday.day)
+            born = (year, month, day)
+            latest = (yesterday.year, yesterday.month, yesterday.day)
+            bad = not ruby_valid_date(*born) or not (1900, 1, 1) <= born <= latest
         return [run.error(self.code)] if bad else []
 
     def parameters(self) -> dict[str, tuple[str, ...]]:

@@ -512,7 +512,15 @@ class KeyBuilder:
         if self.mode is MatchMode.DOCUMENTED:
             # One pass, same result as canonical_key(documented_mapping(params), drop_blank=True).
             names = self.names
-            parts = [_entry(name, value) for name, value in params.items() if name in names and not is_empty(value)]
+            parts = []
+            for name, value in params.items():
+                if name not in names:
+                    continue
+                if type(value) is str:  # the common value, written without `_entry`'s dispatch
+                    if value:
+                        parts.append(string_entry(name, value))
+                elif not is_empty(value):
+                    parts.append(_entry(name, value))
             parts.sort()
             return "&".join(parts)
         variant = self.rule.variant_for(params)

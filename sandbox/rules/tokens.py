@@ -131,7 +131,9 @@ class TokenSources:
     @property
     def first_present(self) -> str | None:
         """The token the middleware decodes: the first one sent (Bearer, `X-Api-Key`, `?token=`)."""
-        return next((t for t in (self.bearer, self.api_key, self.query) if t is not None), None)
+        if self.bearer is not None:
+            return self.bearer
+        return self.api_key if self.api_key is not None else self.query
 
     @property
     def rate_limit_token(self) -> str | None:

@@ -77,6 +77,17 @@ class CheckVariant:
 
     checks: tuple[Check, ...]
     when: Condition | None = None
+    # the checks between `stop_if_errors` barriers: a run goes on to the next run only without errors
+    runs: tuple[tuple[Check, ...], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        runs: list[list[Check]] = [[]]
+        for check in self.checks:
+            if check.is_barrier:
+                runs.append([])
+            else:
+                runs[-1].append(check)
+        object.__setattr__(self, "runs", tuple(tuple(run) for run in runs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,12 +156,11 @@ class OperationChecks:
             return []
         run = Run(self.catalogue, today, request_id)
         found: list[ApiError] = []
-        for check in self.rule.variant_for(params).checks:
-            if check.is_barrier:
-                if found:
-                    break
-                continue
-            found.extend(check.errors(params, run))
+        for checks in self.rule.variant_for(params).runs:
+            if found:
+                break
+            for check in checks:
+                found += check.errors(params, run)
         return found
 
 

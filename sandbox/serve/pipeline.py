@@ -420,16 +420,18 @@ class _Exchange:
         return None if problem is None else replies.bad_request(self.table.operation.is_v2, problem)
 
     def _query_problem(self) -> str | None:
-        """The query string's verdict: remembered when it came lately, else found in the pass that
-        parses it (kept for the parameter gates)."""
-        query_string = self.request.query_string
-        known = remembered_query_problem(query_string)
+        """The query string's verdict: remembered for a request that came lately, else found in the
+        pass that parses it (kept for the parameter gates)."""
+        request = self.request
+        query_string = request.query_string
+        known = remembered_query_problem(query_string) if request.repeated else None
         if known is not None:
             return known[0]
         if self._query is not None:
             return query_problem(query_string)
         self._query, problem = read_query(query_string)
-        remember_query_problem(query_string, problem)
+        if request.repeated:
+            remember_query_problem(query_string, problem)
         return problem
 
     # -- parameters, validation, lookup ---------------------------------------------------
