@@ -16,9 +16,6 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-
 from sandbox.cli.logs import TokenRedaction
 from sandbox.cli.serve_config import WEBHOOK_SECRET_ENVIRONMENT, ServeConfig
 from sandbox.load.parse_cache import ParseCache
@@ -33,7 +30,7 @@ from sandbox.serve.pipeline import Services
 from sandbox.serve.ratelimit import RateLimiter
 from sandbox.serve.request_limits import RequestLimits
 from sandbox.serve.scenarios import Scenarios, parse_latency
-from sandbox.web import create_app
+from sandbox.web import OwnRoutesApp, create_app
 
 _CONFIG_FIELDS = frozenset(setting.name for setting in dataclasses.fields(ServeConfig))
 # The Services fields a ServeConfig field of the same name sets (rate_limit_key, maintenance, ...).
@@ -128,8 +125,13 @@ def stop_sync_on_shutdown(app: SandboxApp, syncer: Syncer) -> None:
         yield
         if app.metrics is not None:
             app.metrics.flush()  # the last second's counts, before the worker ends
+        from starlette.concurrency import run_in_threadpool
+
         await run_in_threadpool(syncer.stop)
 
-    own = app.own  # the Starlette app of the own routes receives the lifespan events
+    from starlette.applications import Starlette
+
+    assert isinstance(app.own, OwnRoutesApp)
+    own = app.own.made()  # the Starlette app of the own routes receives the lifespan events
     assert isinstance(own, Starlette)
     own.router.lifespan_context = lifespan

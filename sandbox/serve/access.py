@@ -21,12 +21,15 @@ import ipaddress
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from typing import TYPE_CHECKING, Any
 
 from sandbox.rules.tokens import bearer_token
+
+if TYPE_CHECKING:  # the own routes' types: Starlette is imported when they are made (sandbox.web)
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    Endpoint = Callable[[Request], Awaitable[Response]]
 
 ADMIN_TOKEN_ENVIRONMENT = "SANDBOX_ADMIN_TOKEN"
 MIN_TOKEN_LENGTH = 16
@@ -45,8 +48,6 @@ PUBLIC_STATUS_KEYS = (
     "france_connect_tokens",
     "healthy",
 )
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class PolicyMode(StrEnum):
@@ -118,6 +119,8 @@ def token_problem(token: str | None) -> str | None:
 
 
 def refusal() -> Response:
+    from starlette.responses import PlainTextResponse
+
     return PlainTextResponse(CLOSED_TEXT + "\n", status_code=403)
 
 

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.load.snapshot import Prepared, Snapshot, SnapshotHolder
@@ -80,7 +79,7 @@ class SandboxApp:
             tuple[Snapshot, ResponseValidators, BoundedCache[tuple[str, int, bytes], SchemaOutcome]] | None
         ) = None
         # The sandbox's own routes (catalogue, status, journal, reload, webhook): set by `sandbox.web`.
-        self.own: ASGIApp = PlainTextResponse("Not Found", status_code=404)
+        self.own: ASGIApp = _no_own_routes
 
     @property
     def snapshot(self) -> Snapshot:
@@ -341,3 +340,10 @@ def _with_headers(send: Send, headers: tuple[tuple[bytes, bytes], ...]) -> Send:
         await send(message)
 
     return sending
+
+
+async def _no_own_routes(scope: Scope, receive: Receive, send: Send) -> None:
+    """The own routes of an app `sandbox.web.create_app` did not make: none (404)."""
+    from starlette.responses import PlainTextResponse
+
+    await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)

@@ -19,8 +19,6 @@ import json
 import socket
 from collections.abc import Callable
 
-import h11
-
 LIVE_PATH = "/__sandbox/live"
 READY_PATH = "/__sandbox/ready"
 RETRY_AFTER_S = 2
@@ -45,6 +43,8 @@ async def answer_probes(sock: socket.socket, reason: Callable[[], str], stop: as
     active: set[asyncio.Task[None]] = set()
 
     async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import h11  # on the first probe: a start-up with none does not load the parser
+
         task = asyncio.current_task()
         if task is not None:
             active.add(task)
@@ -70,6 +70,8 @@ async def answer_probes(sock: socket.socket, reason: Callable[[], str], stop: as
 
 
 async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reason: Callable[[], str]) -> None:
+    import h11
+
     connection = h11.Connection(h11.SERVER, max_incomplete_event_size=_REQUEST_BYTES)
     event = connection.next_event()
     while event is h11.NEED_DATA:
