@@ -27,21 +27,19 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.multiprocess import MultiProcessCollector
+from typing import TYPE_CHECKING, Any
 
 from sandbox.load.snapshot import Prepared, Snapshot
 from sandbox.load.sync import ReloadAttempt
 from sandbox.rules.operations import Operation
 
-__all__ = ["CONTENT_TYPE", "MULTIPROCESS_ENVIRONMENT", "NONE", "RequestMetrics", "Usage"]
+if TYPE_CHECKING:  # imported when the metrics are first written (`_Series`): not on a start-up's path
+    from prometheus_client import Counter, Histogram
+    from prometheus_client.core import Metric
+
+__all__ = ["MULTIPROCESS_ENVIRONMENT", "NONE", "RequestMetrics", "Usage"]
 
 MULTIPROCESS_ENVIRONMENT = "PROMETHEUS_MULTIPROC_DIR"
-CONTENT_TYPE = CONTENT_TYPE_LATEST
 NONE = "none"  # the label of a request no operation answers (an unknown path, a refused request line)
 RELOAD_RESULTS = ("swapped", "unchanged", "refused", "failed")
 SUCCESSFUL_RELOADS = ("swapped", "unchanged")
@@ -120,6 +118,8 @@ class _SnapshotFacts:
         return ()  # read at every scrape; nothing to check when registered
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+
         snapshot = self.current()
         info = InfoMetricFamily("sandbox_snapshot", "The snapshot this process serves: revision and match mode")
         info.add_metric([], {"revision": snapshot.revision, "match_mode": snapshot.mode.value})
@@ -136,18 +136,18 @@ class _SnapshotFacts:
         )
 
 
-class RequestMetrics:
-    """The counters of one process (one app); `exposition()` is the text a scrape gets."""
+class _Series:
+    """The prometheus_client metrics of one app, in a registry of their own (several apps may share a
+    test process); in multiprocess mode a scrape reads the workers' files instead."""
 
-    def __init__(self, current: Callable[[], Snapshot]) -> None:
-        directory = os.environ.get(MULTIPROCESS_ENVIRONMENT)
-        self.directory = directory if directory else None
-        if self.directory is not None and not getattr(values.ValueClass, "_multiprocess", False):
+    def __init__(self, current: Callable[[], Snapshot], directory: str | None) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        if directory is not None and not getattr(values.ValueClass, "_multiprocess", False):
             raise RuntimeError(
                 f"{MULTIPROCESS_ENVIRONMENT} was set after prometheus_client was imported: values would be lost"
             )
-        # The metrics live in a registry of their own (several apps may share a test process); in
-        # multiprocess mode the scrape reads the workers' files instead.
         own = CollectorRegistry()
         self.requests = Counter(
             "sandbox_requests",
@@ -198,14 +198,34 @@ class RequestMetrics:
             self.reloads.labels(result)
             self.reload_duration.labels(result)
         self.last_success.set(current().loaded_at)
-        if self.directory is None:
+        if directory is None:
             self.exposed = own
         else:
             self.exposed = CollectorRegistry()
-            MultiProcessCollector(self.exposed, self.directory)  # type: ignore[no-untyped-call]
+            MultiProcessCollector(self.exposed, directory)  # type: ignore[no-untyped-call]
         self.exposed.register(_SnapshotFacts(current))
+
+
+class RequestMetrics:
+    """The counters of one process (one app); `exposition()` is the text a scrape gets."""
+
+    def __init__(self, current: Callable[[], Snapshot]) -> None:
+        directory = os.environ.get(MULTIPROCESS_ENVIRONMENT)
+        self.directory = directory if directory else None
+        self.current = current
+        self._series: _Series | None = None
         self._tallies: dict[_Key, _Tally] = {}
         self._flush_due = False
+        if self.directory is not None:  # workers: prometheus_client must see the directory as it loads
+            self.series  # noqa: B018
+
+    @property
+    def series(self) -> _Series:
+        """The metrics, made on first use: after the first answer is written (prometheus_client takes
+        ~10 ms to import), or at start with workers."""
+        if self._series is None:
+            self._series = _Series(self.current, self.directory)
+        return self._series
 
     # -- the request path ---------------------------------------------------------------------
 
@@ -231,19 +251,20 @@ class RequestMetrics:
         """The label children of one kind of request, resolved once (label values are the snapshot's)."""
         api, operation_id = (operation.api, operation.id) if operation is not None else (NONE, NONE)
         outcome, case, near = prepared.outcome, prepared.case_id, prepared.near_miss
-        counters = [self.requests.labels(api, operation_id, outcome, str(prepared.status))]
+        series = self.series
+        counters = [series.requests.labels(api, operation_id, outcome, str(prepared.status))]
         if outcome == "hit" and case is not None:
-            counters.append(self.case_hits.labels(operation_id, case))
+            counters.append(series.case_hits.labels(operation_id, case))
         if outcome == "fallback":
-            counters.append(self.fallbacks.labels(operation_id))
+            counters.append(series.fallbacks.labels(operation_id))
         if near is not None:
-            counters.append(self.near_misses.labels(operation_id, near))
+            counters.append(series.near_misses.labels(operation_id, near))
         if outcome == "rate-limited":
-            counters.append(self.rate_limited.labels(operation_id))
+            counters.append(series.rate_limited.labels(operation_id))
         if len(self._tallies) >= _MAX_RESOLVED:
             self.flush()
             self._tallies.clear()
-        tally = _Tally(tuple(counters), self.duration.labels(api))
+        tally = _Tally(tuple(counters), series.duration.labels(api))
         self._tallies[key] = tally
         return tally
 
@@ -274,16 +295,19 @@ class RequestMetrics:
 
     def count_reload(self, attempt: ReloadAttempt) -> None:
         result = attempt.outcome if attempt.outcome in RELOAD_RESULTS else "failed"
-        self.reloads.labels(result).inc()
-        self.reload_duration.labels(result).observe(attempt.duration_ms / 1000)
+        series = self.series
+        series.reloads.labels(result).inc()
+        series.reload_duration.labels(result).observe(attempt.duration_ms / 1000)
         if result in SUCCESSFUL_RELOADS:
-            self.last_success.set(time.time())
+            series.last_success.set(time.time())
 
     # -- reading ------------------------------------------------------------------------------
 
     def exposition(self) -> bytes:
         """The text of a scrape (call `flush` first, on the event loop)."""
-        return generate_latest(self.exposed)
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.series.exposed)
 
     def usage(self) -> Usage:
         """The request counts since start: this process's, or every worker's in multiprocess mode."""
@@ -314,10 +338,13 @@ class RequestMetrics:
         )
 
     def _counter_samples(self) -> Iterator[tuple[str, dict[str, str], float]]:
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        series = self.series
         if self.directory is None:
             families: Iterable[Any] = (
                 metric
-                for counter in (self.requests, self.fallbacks, self.near_misses, self.case_hits)
+                for counter in (series.requests, series.fallbacks, series.near_misses, series.case_hits)
                 for metric in counter.collect()
             )
         else:

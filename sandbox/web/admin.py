@@ -16,6 +16,7 @@ import hmac
 from collections.abc import Sequence
 from typing import cast
 
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -28,7 +29,6 @@ from sandbox.serve.access import admin_only, public_status, refusal
 from sandbox.serve.app import METRICS_PATH, RELOAD_PATH, SANDBOX_PREFIX, SandboxApp
 from sandbox.serve.health import LIVE_PATH, READY_PATH, live_body, ready_body
 from sandbox.serve.journal import Entry
-from sandbox.serve.metrics import CONTENT_TYPE
 from sandbox.tools.reaching import TOKEN_ROUTE
 
 _JOURNAL_SLICE = 50  # entries written between two turns of the event loop
@@ -75,7 +75,7 @@ class OwnRoutes:
             return refusal()
         metrics.flush()  # on the event loop that counts
         body = await run_in_threadpool(metrics.exposition)
-        return Response(body, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})
+        return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"})
 
     async def requests(self, request: Request) -> Response:
         """The journal, newest first: `?outcome=fallback&operation=...&limit=50`.
