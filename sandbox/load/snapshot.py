@@ -12,6 +12,7 @@ the old one.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import time
@@ -232,22 +233,24 @@ class Layer:
 
 
 def prepare_case(operation: Operation, case: Case, *, fallback: bool = False) -> Prepared:
-    # v3+ controllers write the header themselves (no charset); v2 renders JSON (spec §11.6)
-    content_type = rendering.JSON if operation.is_v2 else rendering.JSON_API_BARE
-    pairs = [
-        ("Content-Type", content_type),
-        *rendering.CACHE_HEADERS,
-        ("X-Sandbox-Case", "default" if fallback else case.id),
-    ]
+    pairs = [("X-Sandbox-Case", "default" if fallback else case.id)]
     if fallback:
         pairs.append(("X-Sandbox-Fallback", case.id))
     return Prepared(
         status=case.status,
-        headers=rendering.headers(*pairs),
-        body=rendering.encode_json(case.payload),
+        headers=(*_case_headers(operation.is_v2), *rendering.headers(*pairs)),
+        body=case.body if case.body is not None else rendering.encode_json(case.payload),
         case_id=case.id,
         outcome="fallback" if fallback else "hit",
     )
+
+
+@functools.cache
+def _case_headers(is_v2: bool) -> tuple[rendering.Header, ...]:
+    """What every case's answer carries first: v3+ controllers write the content type themselves (no
+    charset), v2 renders JSON (spec §11.6)."""
+    content_type = rendering.JSON if is_v2 else rendering.JSON_API_BARE
+    return rendering.headers(("Content-Type", content_type), *rendering.CACHE_HEADERS)
 
 
 def _fallback(operation: Operation, cases: Sequence[Case]) -> Prepared:
