@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from sandbox.cli.arguments import OneLineErrors
+from sandbox.load.collection import collection_paused
 
 EPILOG = """\
 first steps:
@@ -54,7 +55,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(arguments[0] if arguments else None)
+    # The collector paused while the command's modules load: they allocate some 60,000 objects
+    # that live on, which each threshold crossed would walk again for nothing (~7 % of their time).
+    parser = collection_paused(build_parser)(arguments[0] if arguments else None)
     args = parser.parse_args(arguments)
     if args.command is None:  # bare `sandbox`: what it can do, not a usage error
         parser.print_help()
