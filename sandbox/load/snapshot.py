@@ -111,6 +111,8 @@ class OperationTable:
     _near: list[NearIndex] = field(init=False, default_factory=list, repr=False, compare=False)
     # the key filters of `index` and of the staging index, made on the operation's first lookup
     _filters: list[tuple[KeyFilter, KeyFilter]] = field(init=False, default_factory=list, repr=False, compare=False)
+    # the fallback naming each case a near miss named (at most one per case of the operation)
+    _named: dict[str, Prepared] = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         facts = self.keys.needs_facts or (self.staging is not None and self.staging[0].needs_facts)
@@ -136,6 +138,13 @@ class OperationTable:
             keys, index = self.staging
             found = _found(keys, index, params, facts, staging)
         return found
+
+    def fallback_naming(self, case_id: str) -> Prepared:
+        """The fallback with `X-Sandbox-Near-Miss: case_id`, made once per case."""
+        named = self._named.get(case_id)
+        if named is None:
+            named = self._named[case_id] = self.fallback.naming_near_miss(case_id)
+        return named
 
     @property
     def filters(self) -> tuple[KeyFilter, KeyFilter]:

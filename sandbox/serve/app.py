@@ -290,7 +290,9 @@ def is_own_route(path: str, method: str) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as the other records made for every request: a frozen dataclass sets each field through
+# `object.__setattr__` (about 4x the time); nothing changes one once made.
+@dataclass(slots=True)
 class Decided:
     """An API answer decided and not yet written, with what `settle` records once it is."""
 

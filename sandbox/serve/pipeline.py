@@ -106,7 +106,7 @@ def read_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every request (see `app.Decided`); never changed
 class IncomingRequest:
     method: str
     path: str
@@ -169,7 +169,7 @@ def _guess_api(request: IncomingRequest) -> Api:
     return api_of_host(request.host) or ("particulier" if request.path.startswith("/api/") else "entreprise")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every request (see `app.Decided`); never changed
 class Answer:
     """What `answer` gives the app: the bytes to write, and what the journal and the response check read."""
 
@@ -226,7 +226,7 @@ def with_near_miss(table: OperationTable, params: Params) -> Prepared:
     closest = table.near.closest(table.keys.documented_mapping(params), skip_not_found=True)
     if closest is None:
         return table.fallback
-    return table.fallback.naming_near_miss(closest.id)
+    return table.fallback_naming(closest.id)
 
 
 @dataclass(slots=True)
