@@ -51,7 +51,7 @@ def test_the_query_string_check_agrees_with_the_full_check(atoms: list[bytes]) -
     assert query_problem(query_string) == full_query_problem(query_string)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(st.lists(st.sampled_from([*QUERY_ATOMS, b"", b"%5B%5D="]), max_size=10))
 def test_one_pass_over_the_query_string_gives_the_parameters_and_the_check(atoms: list[bytes]) -> None:
     query_string = b"".join(atoms)
