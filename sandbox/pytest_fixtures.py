@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from sandbox.rules.profiles import PROFILES
+
 if TYPE_CHECKING:
     import httpx
 
@@ -56,7 +58,6 @@ class SandboxSettings:
 
 
 MATCH_MODES = ("documented", "staging")
-PROFILES = ("staging", "production")
 
 
 def _profile(value: Any, where: str) -> str:

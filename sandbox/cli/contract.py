@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from sandbox.cli.arguments import bounded_int, http_url, interval, iso_date, path_text, positive_number, word
 from sandbox.rules.matching import MatchMode
-from sandbox.rules.production_fields import PROFILES
+from sandbox.rules.profiles import PROFILES
 from sandbox.tools.contract import (
     CONNECTION_RETRIES,
     DEFAULT_CONCURRENCY,

@@ -29,7 +29,7 @@ from sandbox.load.repository_files import (
 )
 from sandbox.load.sources import CACHE_DIR_ENVIRONMENT, default_cache_dir
 from sandbox.rules.matching import MatchMode
-from sandbox.rules.production_fields import PROFILES
+from sandbox.rules.profiles import PROFILES
 from sandbox.rules.tokens import SECRET_ENVIRONMENT
 from sandbox.serve.access import ADMIN_TOKEN_ENVIRONMENT
 from sandbox.serve.request_limits import (

@@ -21,10 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.load.collection import collection_paused, settle_heap
-from sandbox.load.near_miss import NearIndex
 from sandbox.load.openapi import generate_example, operations_from_documents
 from sandbox.load.parse_cache import ParseCache
 from sandbox.load.repository import (
@@ -57,6 +56,9 @@ from sandbox.rules.routing import Router
 from sandbox.rules.throttles import Throttle, ThrottleGroup, ThrottleTable, throttle_groups
 from sandbox.rules.tokens import TokenVerifier, configured_secrets, scopes_by_operation
 from sandbox.rules.validation import CheckTable, OperationChecks, builtin_checks
+
+if TYPE_CHECKING:
+    from sandbox.load.near_miss import NearIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,8 @@ class OperationTable:
         """The cases indexed by value, for the near-miss scoring of a fallback (bounded work)."""
         built = self._near
         if not built:
+            from sandbox.load.near_miss import NearIndex  # on the first miss: a start-up loads none of it
+
             built.append(NearIndex.build(self.cases))
         return built[0]
 

@@ -21,8 +21,6 @@ from sandbox.rules.table import Options, RuleError
 
 __all__ = ["OperationFields", "ProductionTable", "RuleError", "Who", "load_production_table", "parse_table"]
 
-PROFILES = ("staging", "production")
-
 
 @dataclass(frozen=True, slots=True)
 class Who:

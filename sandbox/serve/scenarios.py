@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sandbox.load.snapshot import OperationTable, Prepared, Snapshot
 from sandbox.rules import rendering
 from sandbox.rules.bounded_cache import BoundedCache
-from sandbox.rules.production_fields import PROFILES, load_production_table
+from sandbox.rules.profiles import PROFILES
 from sandbox.serve.prefer_header import NO_PREFERENCES, Preferences, parse_prefer
 from sandbox.serve.preferences import NOTHING_APPLIED, Applied, ForcedBook, preferred
 
@@ -97,6 +97,8 @@ class Scenarios:
         """A 200 answer as production sends it to a token with `scopes` (other answers unchanged)."""
         if not self.production or answer.status != 200:
             return answer
+        from sandbox.rules.production_fields import load_production_table  # the production profile only
+
         fields = load_production_table().for_operation(table.operation.id)
         if fields is None or fields.whole:
             return answer
