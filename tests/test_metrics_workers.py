@@ -81,6 +81,8 @@ def test_two_workers_add_up_exactly(tmp_path: Path) -> None:
     try:
         wait_for(lambda: any("Serving in" in line for line in list(lines)), "the serving line")
         base = re.search(r"on (http://\S+)", next(line for line in lines if "Serving in" in line)).group(1)  # type: ignore[union-attr]
+        # made as the workers start, just after the banner
+        wait_for(lambda: len(list(temporary.glob("sandbox-metrics-*"))) == 1, "the metrics directory")
         (directory,) = temporary.glob("sandbox-metrics-*")
 
         pids: set[int] = set()
