@@ -21,6 +21,7 @@ from sandbox.rules.key_filter import NO_FILTER, KeyFilter
 from sandbox.rules.matching import NO_FACTS, KeyBuilder, LookupRule, LookupVariant, MatchMode, Params, parse_rules
 
 from .conftest import ROOT, corpus_path
+from .perturbation import perturbed
 
 _SNAPSHOTS: dict[tuple[str, MatchMode], Snapshot] = {}
 
@@ -82,32 +83,6 @@ def test_every_documented_request_finds_the_same_case_with_the_filters(name: str
     assert hits > len(requests) // 2  # the documented requests mostly reach a case: the check bites
 
 
-def _changed(params: Params, data: st.DataObject) -> Params:
-    draw = data.draw
-    request = dict(params)
-    for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        name = draw(st.sampled_from([*sorted(request), "autre"]))
-        value = request.get(name, "")
-        change = draw(st.sampled_from(["swapcase", "zero", "listed", "single", "drop", "other", "blank", "space"]))
-        if change == "swapcase":
-            request[name] = [v.swapcase() for v in value] if isinstance(value, list) else value.swapcase()
-        elif change == "zero" and isinstance(value, str):
-            request[name] = "0" + value
-        elif change == "listed" and isinstance(value, str):
-            request[name] = [value]
-        elif change == "single" and isinstance(value, list) and value:
-            request[name] = value[0]
-        elif change == "drop":
-            request.pop(name, None)
-        elif change == "blank":
-            request[name] = draw(st.sampled_from(["", []]))
-        elif change == "space" and isinstance(value, str):
-            request[name] = value + " "
-        else:
-            request[name] = draw(st.sampled_from(["x", "DUPONT", "99100", "1", "2020", "M", "F", "é"]))
-    return request
-
-
 @pytest.mark.parametrize("mode", [MatchMode.DOCUMENTED, MatchMode.STAGING])
 @pytest.mark.parametrize("name", ROOTS)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -115,7 +90,8 @@ def _changed(params: Params, data: st.DataObject) -> Params:
 def test_changed_requests_find_the_same_case_with_the_filters(name: str, mode: MatchMode, data: st.DataObject) -> None:
     requests = _requests(_snapshot(_root(name), mode))
     table, params = data.draw(st.sampled_from(requests))
-    request = _changed(params, data)
+    others = st.sampled_from(["x", "DUPONT", "99100", "1", "2020", "M", "F", "é"])
+    request = perturbed(params, data, others, at_least=1)
     assert table.look_up(request) is _unfiltered(table, request)
 
 
@@ -171,6 +147,23 @@ def test_a_key_in_one_variant_only_is_not_filtered_on() -> None:
     )
     screen = KeyFilter.of(KeyBuilder(MatchMode.STAGING, rule, frozenset()), ["ine=1&nom=x", "ine=1&nom=y", "ine=2"])
     assert screen.param == "ine"
+    last = _rule(
+        [
+            {
+                "operations": ["op"],
+                "variants": [{"when_not_blank": "ine", "keys": {"ine": {}}}, {"keys": {"nom": {}, "ine": {}}}],
+            }
+        ]
+    )
+    screen = KeyFilter.of(KeyBuilder(MatchMode.STAGING, last, frozenset()), ["ine=1&nom=x", "ine=1&nom=y", "ine=2"])
+    assert screen.param == "ine"
+
+
+def test_a_tie_goes_to_the_greatest_parameter_name() -> None:
+    """Any plain parameter makes an exact filter; the choice among equals is only made the same every time."""
+    rule = _rule([{"operations": ["op"], "keys": {"aa": {"param": "zz"}, "mm": {}}}])
+    screen = KeyFilter.of(KeyBuilder(MatchMode.STAGING, rule, frozenset()), ["aa=1&mm=1", "aa=2&mm=2"])
+    assert (screen.param, screen.key) == ("zz", "aa")
 
 
 def _rule(raw: list[dict[str, Any]]) -> LookupRule:

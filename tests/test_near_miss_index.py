@@ -18,6 +18,8 @@ from sandbox.load.near_miss import NearIndex
 from sandbox.load.repository import NOT_FOUND_FILE, Case
 from sandbox.rules.matching import parse_query
 
+from .perturbation import perturbed
+
 NAMES = ("nom", "prenoms", "annee", "mois", "code", "sexe")
 TEXTS = ("dupont", "DUPONT", "Dupont", "martin", "8", "08", "1990", "01990", " 8", "M", "m", "F", "", "x y")
 
@@ -50,31 +52,8 @@ def _as_sent(value: Any) -> Any:
 
 def _perturbed(params: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
     """A request close to a case: its values as sent, then a few of them changed the ways people get them wrong."""
-    draw = data.draw
-    request = {
-        name.removesuffix("[]"): _as_sent(value) for name, value in params.items() if not isinstance(value, dict)
-    }
-    for _ in range(draw(st.integers(min_value=0, max_value=3))):
-        name = draw(st.sampled_from([*sorted(request), "autre"]))
-        value = request.get(name, "")
-        change = draw(st.sampled_from(["swapcase", "zero", "reverse", "listed", "single", "drop", "other", "blank"]))
-        if change == "swapcase":
-            request[name] = [v.swapcase() for v in value] if isinstance(value, list) else value.swapcase()
-        elif change == "zero" and isinstance(value, str):
-            request[name] = "0" + value
-        elif change == "reverse" and isinstance(value, list):
-            request[name] = list(reversed(value))
-        elif change == "listed" and isinstance(value, str):
-            request[name] = [value]
-        elif change == "single" and isinstance(value, list) and value:
-            request[name] = value[0]
-        elif change == "drop":
-            request.pop(name, None)
-        elif change == "blank":
-            request[name] = draw(st.sampled_from(["", []]))
-        else:
-            request[name] = draw(request_values)
-    return request
+    sent = {name.removesuffix("[]"): _as_sent(value) for name, value in params.items() if not isinstance(value, dict)}
+    return perturbed(sent, data, request_values)
 
 
 def _cases(all_params: list[dict[str, Any]], with_not_found: bool) -> list[Case]:
