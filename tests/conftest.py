@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.rules.bounded_cache import BoundedCache
+
 ROOT = Path(__file__).resolve().parent.parent
 # The reference material beside the clone; SANDBOX_SHARED points elsewhere (a CI guard test does).
 SHARED = Path(os.environ.get("SANDBOX_SHARED") or ROOT.parent / "shared")
@@ -71,13 +73,16 @@ def shared_missing() -> str | None:
 
 
 def _clear_memos() -> None:
-    """Forget every memo (`functools.cache`/`lru_cache`) of ours: `make mutation` runs one pytest session per
-    mutant in processes forked from one that already ran the tests, and a snapshot or a lookup remembered
-    there would answer without running the mutated code."""
+    """Forget every memo (`functools.cache`, `lru_cache`, a module's `BoundedCache`) of ours: `make mutation`
+    runs one pytest session per mutant in processes forked from one that already ran the tests, and a
+    snapshot or a lookup remembered there would answer without running the mutated code."""
     for name, module in list(sys.modules.items()):
         if module is None or not (name == "sandbox" or name.startswith(("sandbox.", "tests."))):
             continue
         for value in list(vars(module).values()):
+            if isinstance(value, BoundedCache):  # a module's own bounded memo (rules/unreadable.py)
+                value.clear()
+                continue
             cache_clear = getattr(value, "cache_clear", None)
             if callable(cache_clear):
                 cache_clear()
