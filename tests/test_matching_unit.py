@@ -28,6 +28,7 @@ from sandbox.rules.matching import (
     parse_query,
     parse_rulebook,
     parse_rules,
+    read_query,
     staging_mapping,
     strip_brackets,
     to_query,
@@ -423,3 +424,14 @@ def test_case_keys_drop_blank_values_in_documented_mode_only() -> None:
     assert staging.case_key(case) == "nom=dupont&prenom=&prenoms%5B%5D%5B%5D=jean"
     assert documented.case_key({"nom": None, "b": "x"}) == "b=x"
     assert staging.case_key({"nom": None, "b": "x"}) == "b=x&nom="
+
+
+def test_a_documented_key_skips_the_parameters_it_does_not_read_wherever_they_come() -> None:
+    rule = parse_rules([{"operations": ["op"], "keys": {"nom": {}}}], "t")[0]  # the staging key: unused here
+    keys = KeyBuilder(MatchMode.DOCUMENTED, rule, frozenset({"nom", "prenoms", "vide"}))
+    sent = {"recipient": "x", "nom": "Dupont", "autre": "1", "prenoms": ["A"], "vide": ""}
+    assert keys.request_key(sent, NO_FACTS) == "nom=dupont&prenoms%5B%5D=a"
+
+
+def test_one_pass_over_the_query_string_decodes_plus_signs_in_every_value() -> None:
+    assert read_query(b"a[]=x+y&b=c+d&e[]=%41&f=g") == ({"a": ["x y"], "b": "c d", "e": ["A"], "f": "g"}, None)

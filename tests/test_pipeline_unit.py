@@ -18,6 +18,7 @@ import yaml
 from sandbox.load.snapshot import Prepared, Snapshot, build_snapshot
 from sandbox.rules.matching import MatchMode
 from sandbox.rules.tokens import INTERNAL_JTI, mint
+from sandbox.rules.unreadable import remembered_query_problem
 from sandbox.serve.pipeline import Answer, IncomingRequest, Services, answer, read_headers
 from sandbox.serve.prefer_header import parse_prefer
 from sandbox.serve.ratelimit import RateLimiter
@@ -182,6 +183,39 @@ def test_the_memo_is_bounded_in_bytes() -> None:
         services.remember(("op", f"/p{n}"), n)
     kept = [n for n in range(20) if services.remembered(snap, ("op", f"/p{n}")) == n]
     assert 1 <= len(kept) <= 8 and kept[-1] == 19
+
+
+def _answered(query: str, services: Services, *, repeated: bool, headers: dict[str, str] | None = None) -> Prepared:
+    request = IncomingRequest(
+        "GET", UNITES_LEGALES, query.encode(), {"host": "", **bearer(token()), **(headers or {})}, repeated=repeated
+    )
+    return answer(snapshot(), request, services).prepared
+
+
+def test_a_request_new_to_the_app_leaves_the_memo_empty_a_repeated_one_fills_it() -> None:
+    services = Services(fixed_today=TODAY)
+    query = f"{TRACKING}&new=1"
+    assert _answered(query, services, repeated=False).status == 200
+    assert len(services._memo) == 0 and remembered_query_problem(query.encode()) is None
+    assert _answered(query, services, repeated=True).status == 200
+    assert len(services._memo) == 1 and remembered_query_problem(query.encode()) == (None,)
+
+
+def test_a_query_string_rack_refuses_is_refused_each_time_it_comes() -> None:
+    services = Services(fixed_today=TODAY)
+    query = f"{TRACKING}&a=1&a[]=2"
+    expected = "Invalid query parameters: expected Array (got String) for param `a'"
+    for repeated in (False, True, True):  # found as parsed, then remembered, then read back
+        refused = _answered(query, services, repeated=repeated)
+        assert refused.status == 400 and expected in refused.body.decode()
+    assert remembered_query_problem(query.encode()) == (expected,)
+
+
+def test_a_content_type_rails_cannot_read_is_refused_before_the_query_string() -> None:
+    refused = _answered(
+        f"{TRACKING}&a=%zz", Services(fixed_today=TODAY), repeated=False, headers={"content-type": "foo"}
+    )
+    assert refused.status == 400 and '\\"foo\\" is not a valid MIME type' in refused.body.decode()
 
 
 # -- the rate limit's key (spec §7, §11.4) ---------------------------------------------------------------
