@@ -192,6 +192,8 @@ class _Pool:
     snapshots: dict[SandboxSettings, Snapshot] = field(default_factory=dict)
     servers: dict[SandboxSettings, SandboxServer] = field(default_factory=dict)
     apps: dict[SandboxSettings, SandboxApp] = field(default_factory=dict)
+    # one token per settings for the session: a minted one carries the second it was made (`iat`)
+    tokens: dict[SandboxSettings, str] = field(default_factory=dict)
     exits: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def snapshot(self, settings: SandboxSettings) -> Snapshot:
@@ -217,7 +219,9 @@ class _Pool:
         return self.servers[settings]
 
     def token(self, settings: SandboxSettings) -> str:
-        return token_for(self.snapshot(settings))
+        if settings not in self.tokens:
+            self.tokens[settings] = token_for(self.snapshot(settings))
+        return self.tokens[settings]
 
 
 def _build(settings: SandboxSettings) -> Snapshot:

@@ -7,6 +7,8 @@ import ast
 import importlib.metadata
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -312,3 +314,24 @@ def test_sandbox_prefer_asks_for_a_status_and_the_profile_marker_cuts_payloads(p
     )
     result = run(pytester)
     result.assert_outcomes(passed=2)
+
+
+def test_the_session_hands_out_one_token_per_repository_even_when_minted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repository without `tokens/default` gets a minted token, whose `iat` is the second it was made:
+    `sandbox_server.token` and `sandbox_token` must be the same one, whatever second each asks in."""
+    import shutil
+    import types
+
+    from sandbox.pytest_fixtures import SandboxSettings, _Pool, token_for
+    from sandbox.rules import tokens
+
+    shutil.copytree(ROOT / "schemas", tmp_path / "schemas")
+    shutil.copytree(ROOT / "payloads", tmp_path / "payloads")
+    pool, settings = _Pool(), SandboxSettings(tmp_path)
+    first = pool.token(settings)
+    later = types.SimpleNamespace(time=lambda: time.time() + 10)  # ten seconds on: another `iat`
+    monkeypatch.setattr(tokens, "time", later)
+    assert token_for(pool.snapshot(settings)) != first  # a token minted now differs
+    assert pool.token(settings) == first
