@@ -30,6 +30,7 @@ from sandbox.serve.local_server import serve_in_thread
 from sandbox.serve.pipeline import Services
 from sandbox.serve.response_validation import ResponseValidators
 from sandbox.tools import contract
+from sandbox.tools.contract import run as contract_run
 from sandbox.tools.reaching import CaseRequest
 from sandbox.web import create_app
 from tests.conftest import ROOT, corpus_path
@@ -257,7 +258,7 @@ def test_the_embedded_repository_passes_against_the_sandbox(capsys: pytest.Captu
 def test_connection_errors_are_retried_then_reported(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(contract, "RETRY_BACKOFF_S", 0.001)
+    monkeypatch.setattr(contract_run, "RETRY_BACKOFF_S", 0.001)  # where `fetch` reads it
     with serve_in_thread(Starlette()) as base_url:
         pass  # the port is free again: nothing listens there any more
     code, out, _ = run(capsys, "--base-url", base_url, "--only", UNITES_LEGALES)
@@ -266,7 +267,7 @@ def test_connection_errors_are_retried_then_reported(
 
 
 def test_fetch_retries_connection_errors_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(contract, "RETRY_BACKOFF_S", 0.001)
+    monkeypatch.setattr(contract_run, "RETRY_BACKOFF_S", 0.001)  # where `fetch` reads it
     calls: Counter[str] = Counter()
 
     def handler(request: httpx.Request) -> httpx.Response:
