@@ -154,25 +154,7 @@ def parse_query(query_string: bytes | str) -> Params:
     skipped for the (common) pieces that need none: this runs on every request.
     """
     text = query_string.decode("utf-8", "replace") if isinstance(query_string, bytes) else query_string
-    params: Params = {}
-    for piece in text.split("&"):
-        if not piece:
-            continue
-        name, _, value = piece.partition("=")
-        if "%" in name or "+" in name:
-            name = _unquote(name)
-        if "%" in value or "+" in value:
-            value = _unquote(value)
-        if name.endswith("[]"):
-            key = name[:-2]
-            current = params.get(key)
-            if isinstance(current, list):
-                current.append(value)
-            else:
-                params[key] = [value]
-        else:
-            params[name] = value
-    return params
+    return _parsed(text)[0]
 
 
 def read_query(query_string: bytes) -> tuple[Params, str | None]:
@@ -181,10 +163,16 @@ def read_query(query_string: bytes) -> tuple[Params, str | None]:
     unreadable); else each in full. A request new to the sandbox needs both: this halves their cost."""
     if not query_string.isascii() or (b"%" in query_string and not only_ascii_escapes(query_string)):
         return parse_query(query_string), full_query_problem(query_string)
+    return _parsed(query_string.decode("ascii"))
+
+
+def _parsed(text: str) -> tuple[Params, str | None]:
+    """The parameters of a decoded query string, and the first name sent as a scalar then as an array
+    (Rack's complaint, exact when every escape decodes to ASCII: `read_query`)."""
     params: Params = {}
     scalars: set[str] = set()  # the names sent as scalars so far, as Rack sees them (an empty piece too)
     problem = None
-    for piece in query_string.decode("ascii").split("&"):
+    for piece in text.split("&"):
         name, _, value = piece.partition("=")
         if "%" in name or "+" in name:
             name = _unquote(name)
