@@ -213,11 +213,10 @@ class RequestMetrics:
         directory = os.environ.get(MULTIPROCESS_ENVIRONMENT)
         self.directory = directory if directory else None
         self.current = current
-        self._series: _Series | None = None
+        # workers: made at once (prometheus_client must see the directory as it loads)
+        self._series = _Series(current, self.directory) if self.directory is not None else None
         self._tallies: dict[_Key, _Tally] = {}
         self._flush_due = False
-        if self.directory is not None:  # workers: prometheus_client must see the directory as it loads
-            self.series  # noqa: B018
 
     @property
     def series(self) -> _Series:
